@@ -1,0 +1,5 @@
+//! Caches.
+
+pub mod jwks;
+pub mod lru;
+pub mod replay;
