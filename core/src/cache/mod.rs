@@ -164,9 +164,15 @@ impl Caches {
     }
 
     /// Records the outcome of a JWKS fetch (`None` for a failure). A failure keeps the keys
-    /// already cached: they stay usable until their TTL runs out.
-    pub fn finish_jwks(&mut self, jwks_uri: &str, keys: Option<JwkSet>, now: UnixTime) {
-        finish(&mut self.jwks, &self.policy, jwks_uri, keys, now);
+    /// already cached: they stay usable until their TTL runs out. With TTL 0 nothing is
+    /// stored and the keys are handed back for the caller's own use.
+    pub fn finish_jwks(
+        &mut self,
+        jwks_uri: &str,
+        keys: Option<JwkSet>,
+        now: UnixTime,
+    ) -> Option<JwkSet> {
+        finish(&mut self.jwks, &self.policy, jwks_uri, keys, now)
     }
 
     /// Marks `key` most recently used.
@@ -195,7 +201,7 @@ fn finish<T>(
     key: &str,
     value: Option<T>,
     now: UnixTime,
-) {
+) -> Option<T> {
     if lru.get(key).is_none() {
         lru.insert(String::from(key), Entry::default());
     }
@@ -204,8 +210,10 @@ fn finish<T>(
         entry.last_attempt.get_or_insert(now);
         entry.last_failed = value.is_none();
         // TTL 0 disables caching of values; the cooldown state is still kept.
-        if let Some(value) = value.filter(|_| !policy.ttl.is_zero()) {
-            entry.value = Some((value, now));
+        if !policy.ttl.is_zero() {
+            entry.value = value.map(|v| (v, now)).or(entry.value.take());
+            return None;
         }
     }
+    value
 }
