@@ -49,7 +49,10 @@ impl fmt::Debug for HttpRequest {
         f.debug_struct("HttpRequest")
             .field("method", &self.method)
             .field("url", &self.url)
-            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -159,7 +162,10 @@ impl TransportError {
         kind: TransportErrorKind,
         source: impl Into<Box<dyn core::error::Error + Send + Sync>>,
     ) -> Self {
-        Self { kind, source: Some(source.into()) }
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
     }
 
     /// The class of failure.
@@ -184,7 +190,9 @@ impl fmt::Display for TransportError {
 
 impl core::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn core::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn core::error::Error + 'static))
     }
 }
 
@@ -215,9 +223,15 @@ mod convert {
             let headers = resp
                 .headers()
                 .iter()
-                .filter_map(|(n, v)| Some((String::from(n.as_str()), String::from(v.to_str().ok()?))))
+                .filter_map(|(n, v)| {
+                    Some((String::from(n.as_str()), String::from(v.to_str().ok()?)))
+                })
                 .collect();
-            Self { status: resp.status().as_u16(), headers, body: resp.body().as_ref().to_vec() }
+            Self {
+                status: resp.status().as_u16(),
+                headers,
+                body: resp.body().as_ref().to_vec(),
+            }
         }
     }
 }

@@ -75,7 +75,10 @@ mod tests {
             Some(UnixTime::from_secs(u64::MAX))
         );
         assert_eq!(UnixTime::EPOCH.checked_sub(Duration::from_secs(1)), None);
-        assert_eq!(UnixTime::EPOCH.saturating_sub(Duration::from_secs(1)), UnixTime::EPOCH);
+        assert_eq!(
+            UnixTime::EPOCH.saturating_sub(Duration::from_secs(1)),
+            UnixTime::EPOCH
+        );
         assert_eq!(
             UnixTime::from_secs(10).saturating_duration_since(UnixTime::from_secs(20)),
             Duration::ZERO

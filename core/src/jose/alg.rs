@@ -156,13 +156,33 @@ mod tests {
     #[test]
     fn none_and_hmac_are_not_representable() {
         for name in ["none", "None", "NONE", "nOnE"] {
-            assert_eq!(Algorithm::from_name(name), Err(JoseError::UnsecuredAlgorithm), "{name}");
+            assert_eq!(
+                Algorithm::from_name(name),
+                Err(JoseError::UnsecuredAlgorithm),
+                "{name}"
+            );
         }
         for name in ["HS256", "HS384", "HS512", "hs256", "Hs1"] {
-            assert_eq!(Algorithm::from_name(name), Err(JoseError::SymmetricAlgorithm), "{name}");
+            assert_eq!(
+                Algorithm::from_name(name),
+                Err(JoseError::SymmetricAlgorithm),
+                "{name}"
+            );
         }
-        for name in ["rs256", "RS256 ", "", "RS1", "ES256K", "RSA-OAEP", "R\u{0}S256"] {
-            assert_eq!(Algorithm::from_name(name), Err(JoseError::UnsupportedAlgorithm), "{name:?}");
+        for name in [
+            "rs256",
+            "RS256 ",
+            "",
+            "RS1",
+            "ES256K",
+            "RSA-OAEP",
+            "R\u{0}S256",
+        ] {
+            assert_eq!(
+                Algorithm::from_name(name),
+                Err(JoseError::UnsupportedAlgorithm),
+                "{name:?}"
+            );
         }
     }
 }

@@ -98,7 +98,9 @@ impl fmt::Display for JoseError {
             JoseError::InvalidKeySet => f.write_str("invalid jwk set"),
             JoseError::NoMatchingKey => f.write_str("no matching key"),
             JoseError::AmbiguousKey => f.write_str("several keys match and no kid was given"),
-            JoseError::KeyAlgorithmMismatch => f.write_str("key cannot be used with this algorithm"),
+            JoseError::KeyAlgorithmMismatch => {
+                f.write_str("key cannot be used with this algorithm")
+            }
             JoseError::InvalidSignature => f.write_str("invalid signature"),
         }
     }

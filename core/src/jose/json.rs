@@ -60,8 +60,13 @@ pub fn parse_object(bytes: &[u8], max_depth: usize) -> Result<Map<String, Value>
 pub fn parse_value(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let problem = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let seed = Strict { depth_left: max_depth, problem: &problem };
-    let value = seed.deserialize(&mut de).map_err(|_| problem.get().unwrap_or(JsonError::Syntax))?;
+    let seed = Strict {
+        depth_left: max_depth,
+        problem: &problem,
+    };
+    let value = seed
+        .deserialize(&mut de)
+        .map_err(|_| problem.get().unwrap_or(JsonError::Syntax))?;
     de.end().map_err(|_| JsonError::Syntax)?;
     Ok(value)
 }
@@ -79,7 +84,10 @@ impl Strict<'_> {
 
     fn nested<E: de::Error>(&self) -> Result<Self, E> {
         match self.depth_left.checked_sub(1) {
-            Some(depth_left) => Ok(Strict { depth_left, problem: self.problem }),
+            Some(depth_left) => Ok(Strict {
+                depth_left,
+                problem: self.problem,
+            }),
             None => Err(self.fail(JsonError::TooDeep)),
         }
     }
@@ -113,7 +121,9 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| self.fail(JsonError::Syntax))
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| self.fail(JsonError::Syntax))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -157,15 +167,35 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(&str, &[u8], Result<(), JsonError>)] = &[
-            ("plain", br#"{"a":1,"b":[true,null,"x"],"c":{"d":1.5}}"#, Ok(())),
-            ("duplicate", br#"{"a":1,"a":2}"#, Err(JsonError::DuplicateMember)),
-            ("escaped duplicate", br#"{"alg":1,"\u0061lg":2}"#, Err(JsonError::DuplicateMember)),
-            ("nested duplicate", br#"{"a":{"x":1,"x":1}}"#, Err(JsonError::DuplicateMember)),
+            (
+                "plain",
+                br#"{"a":1,"b":[true,null,"x"],"c":{"d":1.5}}"#,
+                Ok(()),
+            ),
+            (
+                "duplicate",
+                br#"{"a":1,"a":2}"#,
+                Err(JsonError::DuplicateMember),
+            ),
+            (
+                "escaped duplicate",
+                br#"{"alg":1,"\u0061lg":2}"#,
+                Err(JsonError::DuplicateMember),
+            ),
+            (
+                "nested duplicate",
+                br#"{"a":{"x":1,"x":1}}"#,
+                Err(JsonError::DuplicateMember),
+            ),
             ("array", b"[1]", Err(JsonError::NotAnObject)),
             ("trailing", b"{} {}", Err(JsonError::Syntax)),
             ("truncated", b"{\"a\":", Err(JsonError::Syntax)),
             ("bad utf8", b"{\"a\":\"\xff\"}", Err(JsonError::Syntax)),
-            ("lone surrogate", br#"{"a":"\ud800"}"#, Err(JsonError::Syntax)),
+            (
+                "lone surrogate",
+                br#"{"a":"\ud800"}"#,
+                Err(JsonError::Syntax),
+            ),
             ("bom", b"\xef\xbb\xbf{}", Err(JsonError::Syntax)),
         ];
         for (name, input, expected) in cases {
@@ -178,7 +208,10 @@ mod tests {
     fn depth_is_bounded_without_stack_overflow() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         let doc = "{\"a\":".to_string() + &deep + "}";
-        assert_eq!(parse_object(doc.as_bytes(), DEFAULT_MAX_DEPTH), Err(JsonError::TooDeep));
+        assert_eq!(
+            parse_object(doc.as_bytes(), DEFAULT_MAX_DEPTH),
+            Err(JsonError::TooDeep)
+        );
         let ok = "{\"a\":[[[]]]}";
         assert!(parse_object(ok.as_bytes(), 4).is_ok());
         assert_eq!(parse_object(ok.as_bytes(), 3), Err(JsonError::TooDeep));
