@@ -591,11 +591,9 @@ pub fn normalize_htu(url: &str) -> Result<String, UrlError> {
     out.push_str(scheme);
     out.push_str("://");
     push_host(&mut out, host)?;
-    if let Some(port) = parse_port(port)? {
-        if port != default_port {
-            out.push(':');
-            push_decimal(&mut out, port);
-        }
+    if let Some(port) = parse_port(port)?.filter(|p| *p != default_port) {
+        out.push(':');
+        push_decimal(&mut out, port);
     }
     if path.is_empty() {
         out.push('/');
@@ -1007,6 +1005,21 @@ mod tests {
         }
     }
 
+    type SchemeRow<'a> = (
+        DpopMode,
+        Option<&'a str>,
+        DpopParams,
+        Result<Scheme, DpopError>,
+    );
+    type CnfRow<'a> = (Option<Value>, Result<Option<&'a str>, DpopError>);
+    type BindingRow<'a> = (
+        DpopMode,
+        Scheme,
+        bool,
+        &'a Option<Value>,
+        Result<Binding<'a>, DpopError>,
+    );
+
     // --- scheme rules -------------------------------------------------------------------
 
     #[test]
@@ -1030,12 +1043,7 @@ mod tests {
             uses_domains: true,
             ..none
         };
-        let cases: &[(
-            DpopMode,
-            Option<&str>,
-            DpopParams,
-            Result<Scheme, DpopError>,
-        )] = &[
+        let cases: &[SchemeRow<'_>] = &[
             (Allowed, None, none, Ok(Scheme::Bearer)),
             (Allowed, Some("Bearer"), none, Ok(Scheme::Bearer)),
             (Allowed, Some("bEARER"), proof, Ok(Scheme::Bearer)),
@@ -1075,7 +1083,7 @@ mod tests {
 
     #[test]
     fn cnf_fails_closed() {
-        let cases: &[(Option<Value>, Result<Option<&str>, DpopError>)] = &[
+        let cases: &[CnfRow<'_>] = &[
             (None, Ok(None)),
             (Some(json!({})), Ok(None)),
             (Some(json!({"x5t#S256": "abc"})), Ok(None)),
@@ -1105,13 +1113,7 @@ mod tests {
         let unbound: Option<Value> = None;
         let bad = Some(json!({"jkt": 7}));
         let ok_proof = Ok(Binding::Proof { jkt: "thumb" });
-        let cases: &[(
-            DpopMode,
-            Scheme,
-            bool,
-            &Option<Value>,
-            Result<Binding<'_>, DpopError>,
-        )] = &[
+        let cases: &[BindingRow<'_>] = &[
             (Allowed, Bearer, false, &unbound, Ok(Binding::Bearer)),
             (
                 Allowed,
