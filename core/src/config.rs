@@ -7,7 +7,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::cache::{CachePolicy, Caches};
-use crate::domain::Issuer;
+use crate::domain::{DomainPolicy, Issuer};
 use crate::jose::compact::Limits;
 use crate::jose::jwk::KeySetLimits;
 use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
@@ -158,6 +158,7 @@ pub struct VerifierConfig {
     leeway: Duration,
     provider: Option<&'static dyn CryptoProvider>,
     resource_metadata: Option<String>,
+    domain_policy: DomainPolicy,
 }
 
 impl VerifierConfig {
@@ -254,6 +255,13 @@ impl VerifierConfig {
         self
     }
 
+    /// Which hosts a domain may name beyond DNS names. Defaults to [`DomainPolicy::STRICT`]:
+    /// IP literals and `localhost` are refused (allow them for local tenants and tests).
+    pub fn domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.domain_policy = policy;
+        self
+    }
+
     /// Validates the configuration.
     ///
     /// # Errors
@@ -272,7 +280,10 @@ impl VerifierConfig {
             }
         };
         let domain = match self.domain {
-            Some(d) => Some(Issuer::from_domain(&d).map_err(invalid_domain("domain"))?),
+            Some(d) => Some(
+                Issuer::from_domain_with(&d, &self.domain_policy)
+                    .map_err(invalid_domain("domain"))?,
+            ),
             None => None,
         };
         let source = if let Some(resolver) = self.resolver {
@@ -286,7 +297,7 @@ impl VerifierConfig {
             }
             let issuers = list
                 .iter()
-                .map(|d| Issuer::from_domain(d))
+                .map(|d| Issuer::from_domain_with(d, &self.domain_policy))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(invalid_domain("domains"))?;
             IssuerSource::Static(issuers)
@@ -322,6 +333,7 @@ impl VerifierConfig {
             leeway: self.leeway,
             provider: self.provider.unwrap_or(&RUST_CRYPTO),
             resource_metadata: self.resource_metadata,
+            domain_policy: self.domain_policy,
         })
     }
 }
@@ -369,6 +381,7 @@ pub struct Verifier {
     pub(crate) leeway: Duration,
     pub(crate) provider: &'static dyn CryptoProvider,
     pub(crate) resource_metadata: Option<String>,
+    pub(crate) domain_policy: DomainPolicy,
 }
 
 impl Verifier {

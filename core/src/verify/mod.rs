@@ -29,7 +29,7 @@ use crate::cache::jwks::{self, KeyLookup};
 use crate::claims::{ClaimRules, Claims};
 use crate::config::{DomainResolver, IssuerSource, ResolverInput, Verifier};
 use crate::discovery::{self, check_json_response};
-use crate::domain::Issuer;
+use crate::domain::{DomainPolicy, Issuer};
 use crate::flow::{Action, FetchKey};
 use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::compact::CompactJws;
@@ -103,7 +103,7 @@ impl Verifier {
             }
             IssuerSource::Resolver(resolver) => {
                 let iss = claims.iss().ok().flatten().ok_or(Reason::MissingIssuer)?;
-                let list = resolve(resolver.as_ref(), ctx, iss)?;
+                let list = resolve(resolver.as_ref(), ctx, iss, &self.domain_policy)?;
                 listed(&list, iss)
             }
         }
@@ -114,6 +114,7 @@ fn resolve(
     resolver: &dyn DomainResolver,
     ctx: &RequestContext<'_>,
     iss: &str,
+    policy: &DomainPolicy,
 ) -> Result<Vec<Issuer>, Reason> {
     let input = ResolverInput {
         request_url: ctx.http_url,
@@ -128,7 +129,7 @@ fn resolve(
     }
     domains
         .iter()
-        .map(|d| Issuer::from_domain(d).map_err(|_| Reason::ResolverFailed))
+        .map(|d| Issuer::from_domain_with(d, policy).map_err(|_| Reason::ResolverFailed))
         .collect()
 }
 

@@ -472,3 +472,94 @@ fn claim_failures_carry_challenges() {
         Err(Reason::InvalidSignature)
     );
 }
+
+struct Resolver(
+    Result<Vec<&'static str>, ()>,
+    alloc::sync::Arc<core::sync::atomic::AtomicU32>,
+);
+
+impl crate::config::DomainResolver for Resolver {
+    fn resolve(
+        &self,
+        input: &crate::config::ResolverInput<'_>,
+    ) -> Result<Vec<String>, crate::config::ResolverError> {
+        self.1.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        assert_eq!(input.request_url, Some("https://api.example/orders"));
+        assert_eq!(input.headers, &[("host", "api.example")]);
+        assert_eq!(input.unverified_issuer, ISS);
+        match &self.0 {
+            Ok(list) => Ok(list.iter().map(|s| s.to_string()).collect()),
+            Err(()) => Err(crate::config::ResolverError("down".into())),
+        }
+    }
+}
+
+#[test]
+fn domain_resolver_rules() {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    let headers = [("host", "api.example")];
+    let ctx = RequestContext {
+        scheme: Some("Bearer"),
+        http_url: Some("https://api.example/orders"),
+        headers: &headers,
+        ..RequestContext::default()
+    };
+    let cases: &[(Result<Vec<&'static str>, ()>, Result<&str, Reason>)] = &[
+        (Ok(vec!["tenant.example"]), Ok(ISS)),
+        (
+            Ok(vec!["other.example", "https://TENANT.example/"]),
+            Ok(ISS),
+        ),
+        (Ok(vec!["other.example"]), Err(Reason::IssuerNotAllowed)),
+        (Ok(vec![]), Err(Reason::ResolverFailed)),
+        (Err(()), Err(Reason::ResolverFailed)),
+        (
+            Ok(vec!["http://tenant.example"]),
+            Err(Reason::ResolverFailed),
+        ),
+        (Ok(vec!["tenant.example/path"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["user@tenant.example"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["127.0.0.1"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["localhost"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["not a domain"]), Err(Reason::ResolverFailed)),
+    ];
+    for (answer, expected) in cases {
+        let v = VerifierConfig::new()
+            .domain_resolver(Resolver(answer.clone(), Default::default()))
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .build()
+            .unwrap();
+        let t = token("k1");
+        let got = v
+            .verify_access_token(&t, &ctx)
+            .map(|f| f.issuer().as_str().to_string());
+        assert_eq!(
+            got.map_err(|e| e.reason().clone()),
+            expected.clone().map(String::from),
+            "{answer:?}"
+        );
+    }
+    // Not called when a cheap check already failed.
+    let calls = alloc::sync::Arc::new(AtomicU32::new(0));
+    let v = VerifierConfig::new()
+        .domain_resolver(Resolver(Ok(vec!["tenant.example"]), calls.clone()))
+        .audience("api://orders")
+        .algorithms(["RS256"])
+        .build()
+        .unwrap();
+    assert_eq!(
+        v.verify_access_token(&token("k1"), &ctx)
+            .unwrap_err()
+            .reason(),
+        &Reason::AlgorithmNotAllowed
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
+    let _ = v.verify_access_token(&sign(1, json!({"alg":"HS256"}), &claims()), &ctx);
+    let _ = v.verify_access_token("a.b", &ctx);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "called for a token that fails before the network"
+    );
+}
