@@ -1,1 +1,140 @@
-//! TODO
+//! The JWS protected header (RFC 7515 section 4.1).
+
+use alloc::string::String;
+
+use serde_json::{Map, Value};
+
+use super::{Algorithm, JoseError};
+
+/// The members of a protected header this crate acts on.
+///
+/// `jku`, `x5u`, `x5c` and `x5t` are never used to find keys (RFC 8725 section 3.10): keys
+/// come only from the issuer's JWK Set, or for a DPoP proof from its embedded `jwk`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// The signature algorithm. `none` and `HS*` cannot be represented.
+    pub alg: Algorithm,
+    /// The key id, compared exactly (never used as a path, query or URL).
+    pub kid: Option<String>,
+    /// The media type of the whole JWS (`at+jwt`, `dpop+jwt`, ...), as given.
+    pub typ: Option<String>,
+    /// An embedded public key, kept raw: only DPoP proofs may use it (RFC 9449 section 4.2).
+    pub jwk: Option<Map<String, Value>>,
+}
+
+impl Header {
+    /// Reads a header from its JSON members.
+    ///
+    /// # Errors
+    /// - [`JoseError::MissingAlgorithm`] when `alg` is absent or not a string;
+    /// - [`JoseError::UnsecuredAlgorithm`], [`JoseError::SymmetricAlgorithm`] or
+    ///   [`JoseError::UnsupportedAlgorithm`] for an `alg` this crate never verifies;
+    /// - [`JoseError::UnsupportedCritical`] when `crit` is present: this crate understands no
+    ///   extension, and RFC 7515 section 4.1.11 says a recipient MUST reject a JWS whose `crit`
+    ///   names one it does not understand; and when `b64` is anything but `true` (RFC 7797
+    ///   unencoded payloads are not supported);
+    /// - [`JoseError::InvalidHeaderMember`] when `kid`, `typ` or `jwk` has the wrong type.
+    pub fn from_members(members: &Map<String, Value>) -> Result<Self, JoseError> {
+        let alg = match members.get("alg") {
+            Some(Value::String(name)) => Algorithm::from_name(name)?,
+            _ => return Err(JoseError::MissingAlgorithm),
+        };
+        if members.contains_key("crit") {
+            return Err(JoseError::UnsupportedCritical);
+        }
+        // RFC 7797 section 3: `b64: true` means the ordinary encoding; anything else changes
+        // what is signed and is refused.
+        match members.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(_) => return Err(JoseError::UnsupportedCritical),
+        }
+        let kid = optional_string(members, "kid")?;
+        let typ = optional_string(members, "typ")?;
+        let jwk = match members.get("jwk") {
+            None => None,
+            Some(Value::Object(jwk)) => Some(jwk.clone()),
+            Some(_) => return Err(JoseError::InvalidHeaderMember("jwk")),
+        };
+        Ok(Self { alg, kid, typ, jwk })
+    }
+}
+
+fn optional_string(
+    members: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, JoseError> {
+    match members.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(JoseError::InvalidHeaderMember(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
+
+    fn header(json: &str) -> Result<Header, JoseError> {
+        Header::from_members(&parse_object(json.as_bytes(), DEFAULT_MAX_DEPTH).unwrap())
+    }
+
+    #[test]
+    fn table() {
+        use JoseError::*;
+        let cases: &[(&str, Result<Algorithm, JoseError>)] = &[
+            (r#"{"alg":"RS256"}"#, Ok(Algorithm::RS256)),
+            (
+                r#"{"alg":"ES256","kid":"k","typ":"at+jwt"}"#,
+                Ok(Algorithm::ES256),
+            ),
+            (
+                r#"{"alg":"RS256","jku":"https://evil/","x5u":"https://evil/","x5c":["AA"]}"#,
+                Ok(Algorithm::RS256),
+            ),
+            (r#"{"alg":"RS256","b64":true}"#, Ok(Algorithm::RS256)),
+            (r#"{}"#, Err(MissingAlgorithm)),
+            (r#"{"alg":null}"#, Err(MissingAlgorithm)),
+            (r#"{"alg":["RS256"]}"#, Err(MissingAlgorithm)),
+            (r#"{"alg":"none"}"#, Err(UnsecuredAlgorithm)),
+            (r#"{"alg":"HS256"}"#, Err(SymmetricAlgorithm)),
+            (r#"{"alg":"RS256\u0000"}"#, Err(UnsupportedAlgorithm)),
+            (
+                r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
+                Err(UnsupportedCritical),
+            ),
+            (r#"{"alg":"RS256","crit":[]}"#, Err(UnsupportedCritical)),
+            (r#"{"alg":"RS256","crit":"b64"}"#, Err(UnsupportedCritical)),
+            (
+                r#"{"alg":"RS256","crit":["alg"]}"#,
+                Err(UnsupportedCritical),
+            ),
+            (
+                r#"{"alg":"RS256","b64":false,"crit":["b64"]}"#,
+                Err(UnsupportedCritical),
+            ),
+            (r#"{"alg":"RS256","b64":false}"#, Err(UnsupportedCritical)),
+            (
+                r#"{"alg":"RS256","kid":7}"#,
+                Err(InvalidHeaderMember("kid")),
+            ),
+            (
+                r#"{"alg":"RS256","typ":{}}"#,
+                Err(InvalidHeaderMember("typ")),
+            ),
+            (
+                r#"{"alg":"ES256","jwk":"x"}"#,
+                Err(InvalidHeaderMember("jwk")),
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(&header(json).map(|h| h.alg), expected, "{json}");
+        }
+    }
+
+    #[test]
+    fn hostile_kid_is_kept_verbatim() {
+        let h = header(r#"{"alg":"RS256","kid":"../../etc/passwd' OR 1=1 --"}"#).unwrap();
+        assert_eq!(h.kid.as_deref(), Some("../../etc/passwd' OR 1=1 --"));
+    }
+}
