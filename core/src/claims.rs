@@ -267,7 +267,7 @@ fn numeric_date(n: &serde_json::Number, name: &'static str) -> Result<UnixTime, 
     // 2^64 as f64, exactly.
     const LIMIT: f64 = 18_446_744_073_709_551_616.0;
     match n.as_f64() {
-        Some(f) if f.is_finite() && f >= 0.0 && f < LIMIT => {
+        Some(f) if f.is_finite() && (0.0..LIMIT).contains(&f) => {
             // In range and non-negative: `as` truncates toward zero, which is the floor here.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let secs = f as u64;
@@ -409,6 +409,8 @@ mod tests {
         Err(ClaimError::Missing(name.to_string()))
     }
 
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Result<(), ClaimError>);
+
     #[test]
     fn validation_table() {
         let exp_now = NOW.to_string();
@@ -416,7 +418,7 @@ mod tests {
         let nbf_next = (NOW + 1).to_string();
         let exp_frac = format!("{}.999", NOW);
         let exp_frac_ok = format!("{}.5", NOW + 1);
-        let cases: &[(&str, Vec<(&str, &str)>, Result<(), ClaimError>)] = &[
+        let cases: &[Case<'_>] = &[
             ("valid", vec![], Ok(())),
             // T-38: exact issuer match.
             ("iss missing", vec![("iss", "<absent>")], missing("iss")),
@@ -772,7 +774,7 @@ mod tests {
                     prop_assert!(n >= 0.0);
                     prop_assert!((t.as_secs() as f64) <= n);
                 }
-                Err(ClaimError::OutOfRange("exp")) => prop_assert!(n < 0.0 || n >= 1.8e19),
+                Err(ClaimError::OutOfRange("exp")) => prop_assert!(!(0.0..1.8e19).contains(&n)),
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
         }

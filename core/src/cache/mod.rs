@@ -22,6 +22,7 @@ use crate::time::UnixTime;
 
 pub use jwks::KeyLookup;
 pub use lru::Lru;
+pub use replay::ReplayCache;
 
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +112,7 @@ pub struct Caches {
     policy: CachePolicy,
     discovery: Lru<Entry<DiscoveryDocument>>,
     jwks: Lru<Entry<JwkSet>>,
+    replay: Option<ReplayCache>,
 }
 
 impl Caches {
@@ -120,7 +122,32 @@ impl Caches {
             policy,
             discovery: Lru::new(policy.max_entries),
             jwks: Lru::new(policy.max_entries),
+            replay: None,
         }
+    }
+
+    /// Adds a DPoP `jti` replay cache (RFC 9449 section 11.1). Without one, a captured proof
+    /// can be replayed within its `iat` window.
+    pub fn with_replay_cache(mut self, replay: ReplayCache) -> Self {
+        self.replay = Some(replay);
+        self
+    }
+
+    /// Whether a DPoP replay cache is kept.
+    pub fn has_replay_cache(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    /// The key for `header` from the JWK Set at `jwks_uri`, and the replay cache, borrowed
+    /// together.
+    pub fn key_and_replay(
+        &mut self,
+        jwks_uri: &str,
+        header: &crate::jose::header::Header,
+        now: UnixTime,
+    ) -> (KeyLookup<'_>, Option<&mut ReplayCache>) {
+        let lookup = jwks::lookup(self.jwks.get(jwks_uri), &self.policy, header, now);
+        (lookup, self.replay.as_mut())
     }
 
     /// The policy.
