@@ -20,11 +20,21 @@
 
 use alloc::string::String;
 use core::fmt;
+use core::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
+use crate::cache::replay::{ReplayCache, ReplayKey};
 use crate::config::DpopMode;
-use crate::jose::JoseError;
+use crate::jose::compact::{CompactJws, Limits};
+use crate::jose::json;
+use crate::jose::jwk::Jwk;
+use crate::jose::verify::RUST_CRYPTO;
+use crate::jose::{Algorithm, JoseError, KeyType};
+use crate::time::UnixTime;
 
 /// The longest `htu` or request URL accepted, in bytes.
 pub const MAX_HTU_LEN: usize = 8 * 1024;
@@ -514,6 +524,301 @@ pub fn check_binding<'c>(
         (Scheme::Bearer, Some(_)) => Err(DpopError::BoundTokenAsBearer),
         (Scheme::Dpop, None) => Err(DpopError::DpopWithoutBinding),
         (Scheme::Dpop, Some(jkt)) => Ok(Binding::Proof { jkt }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Proof verification
+// ---------------------------------------------------------------------------------------
+
+/// The default maximum age of a proof (`iat_offset`): 300 s.
+pub const DEFAULT_IAT_OFFSET: Duration = Duration::from_secs(300);
+
+/// The default allowance for a proof `iat` in the future (`iat_leeway`): 30 s.
+pub const DEFAULT_IAT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// What [`verify_proof`] checks a DPoP proof against.
+///
+/// `Debug` redacts the proof and the access token.
+#[derive(Clone, Copy)]
+pub struct ProofInput<'a> {
+    /// The `DPoP` request header value. When the request carried several `DPoP` header
+    /// fields, pass them joined with `,` (RFC 9110 section 5.3) so that they are refused as
+    /// [`DpopError::MultipleProofs`].
+    pub proof: Option<&'a str>,
+    /// The access token the proof must be bound to (`ath`).
+    ///
+    /// # Security
+    /// A bearer credential: never log it.
+    pub access_token: &'a str,
+    /// The token's `cnf.jkt`, from [`Binding::Proof`].
+    pub jkt: &'a str,
+    /// The request method, for `htm`.
+    pub method: Option<&'a str>,
+    /// The full request URL, for `htu` (query and fragment are ignored).
+    pub url: Option<&'a str>,
+    /// The current time.
+    pub now: UnixTime,
+    /// The maximum age of a proof. Defaults to [`DEFAULT_IAT_OFFSET`].
+    pub iat_offset: Duration,
+    /// How far in the future a proof `iat` may be. Defaults to [`DEFAULT_IAT_LEEWAY`].
+    pub iat_leeway: Duration,
+    /// Size and nesting limits; the proof gets the same limits as an access token.
+    pub limits: Limits,
+}
+
+impl<'a> ProofInput<'a> {
+    /// An input with the default window (300 s back, 30 s ahead) and default limits.
+    pub fn new(
+        proof: Option<&'a str>,
+        access_token: &'a str,
+        jkt: &'a str,
+        method: Option<&'a str>,
+        url: Option<&'a str>,
+        now: UnixTime,
+    ) -> Self {
+        Self {
+            proof,
+            access_token,
+            jkt,
+            method,
+            url,
+            now,
+            iat_offset: DEFAULT_IAT_OFFSET,
+            iat_leeway: DEFAULT_IAT_LEEWAY,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ProofInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofInput")
+            .field("proof", &self.proof.map(|_| "[redacted]"))
+            .field("access_token", &"[redacted]")
+            .field("jkt", &self.jkt)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("now", &self.now)
+            .field("iat_offset", &self.iat_offset)
+            .field("iat_leeway", &self.iat_leeway)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// What a verified proof established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedProof {
+    /// The proof's `jti`.
+    pub jti: String,
+    /// The proof's `iat`, in whole seconds.
+    pub iat: UnixTime,
+    /// The RFC 7638 thumbprint of the proof key (equal to the token's `cnf.jkt`).
+    pub jkt: String,
+    /// The normalised `htu` (equal to the normalised request URL).
+    pub htu: String,
+}
+
+/// Verifies a DPoP proof for a DPoP-bound access token (RFC 9449 sections 4.3 and 7.1).
+///
+/// Checks run in this order; the first failure is returned:
+///
+/// 1. the request: a non-empty proof ([`MissingProof`](DpopError::MissingProof)) without a
+///    comma ([`MultipleProofs`](DpopError::MultipleProofs)), a method
+///    ([`MissingMethod`](DpopError::MissingMethod)), a URL
+///    ([`MissingUrl`](DpopError::MissingUrl)) that normalises
+///    ([`InvalidRequestUrl`](DpopError::InvalidRequestUrl));
+/// 2. the JWS, before any signature work: at most `limits.max_token_len` bytes
+///    ([`ProofTooLarge`](DpopError::ProofTooLarge)), a strict compact JWS
+///    ([`InvalidProofSyntax`](DpopError::InvalidProofSyntax)), `typ` `dpop+jwt`
+///    ([`InvalidTyp`](DpopError::InvalidTyp)), `alg` `ES256`
+///    ([`UnsupportedAlg`](DpopError::UnsupportedAlg)), an embedded public P-256 `jwk`
+///    ([`MissingJwk`](DpopError::MissingJwk), [`InvalidJwk`](DpopError::InvalidJwk));
+/// 3. the signature with that key ([`InvalidSignature`](DpopError::InvalidSignature));
+/// 4. the claims, parsed strictly (duplicate names refused): `jti`, `iat` window, `htm`,
+///    `htu`, `ath`, in RFC 9449 section 4.3 order, then the key thumbprint against `cnf.jkt`
+///    ([`JktMismatch`](DpopError::JktMismatch));
+/// 5. last, so that only fully valid proofs take room in it, the replay cache when one is
+///    given ([`Replayed`](DpopError::Replayed),
+///    [`ReplayCacheFull`](DpopError::ReplayCacheFull)), keyed by `(jkt, jti)`.
+///
+/// Pinned choices:
+/// - `typ` is compared as a media type (RFC 7515 section 4.1.9): ignoring ASCII case and
+///   with an optional `application/` prefix, so `DPOP+JWT` and `application/dpop+jwt` are
+///   accepted; anything else (missing, `JWT`, `at+jwt`, parameters) is refused.
+/// - `iat` must be a JSON number. A fraction is truncated to whole seconds (RFC 7519
+///   NumericDate allows fractions); a negative or huge number is out of the window. The
+///   window `[now - iat_offset, now + iat_leeway]` is inclusive and its bounds saturate at
+///   the epoch and at the largest instant, so no arithmetic can overflow.
+/// - `htm` is compared ignoring ASCII case, as the reference SDK does, although RFC 9110
+///   methods are case-sensitive.
+/// - `htu` and the URL are compared after [`normalize_htu`] (see there for what is and is
+///   not normalised).
+/// - `ath` is required: at a resource server every proof accompanies an access token.
+/// - `jti` is at most [`MAX_JTI_LEN`] bytes.
+/// - Extra claims (such as `nonce`) and extra `jwk` members (`kid`, `use`, `alg`) are
+///   ignored, though a `jwk` whose own `use`, `key_ops` or `alg` forbids ES256 verification
+///   is refused.
+///
+/// # Errors
+/// The [`DpopError`] of the first failed check, as listed above.
+///
+/// # Examples
+/// ```
+/// use auth0_api::verify::dpop::{verify_proof, DpopError, ProofInput};
+/// use auth0_api::UnixTime;
+///
+/// let input = ProofInput::new(None, "token", "jkt", Some("GET"), Some("https://api/"),
+///     UnixTime::from_secs(1_700_000_000));
+/// assert_eq!(verify_proof(&input, None), Err(DpopError::MissingProof));
+/// ```
+pub fn verify_proof(
+    input: &ProofInput<'_>,
+    replay: Option<&mut ReplayCache>,
+) -> Result<VerifiedProof, DpopError> {
+    // 1. The request (RFC 9449 section 4.3, check 1: exactly one DPoP header).
+    let proof = input
+        .proof
+        .filter(|p| !p.is_empty())
+        .ok_or(DpopError::MissingProof)?;
+    if proof.contains(',') {
+        return Err(DpopError::MultipleProofs);
+    }
+    let method = input
+        .method
+        .filter(|m| !m.is_empty())
+        .ok_or(DpopError::MissingMethod)?;
+    let url = input
+        .url
+        .filter(|u| !u.is_empty())
+        .ok_or(DpopError::MissingUrl)?;
+    let request_htu = normalize_htu(url).map_err(DpopError::InvalidRequestUrl)?;
+
+    // 2. The JWS (checks 2, 4, 5 and 7).
+    if proof.len() > input.limits.max_token_len {
+        return Err(DpopError::ProofTooLarge);
+    }
+    let jws = CompactJws::parse(proof, &input.limits).map_err(|e| match e {
+        JoseError::TooLarge => DpopError::ProofTooLarge,
+        JoseError::MissingAlgorithm
+        | JoseError::UnsecuredAlgorithm
+        | JoseError::SymmetricAlgorithm
+        | JoseError::UnsupportedAlgorithm => DpopError::UnsupportedAlg,
+        other => DpopError::InvalidProofSyntax(other),
+    })?;
+    let header = jws.header();
+    if !header.typ.as_deref().is_some_and(is_dpop_typ) {
+        return Err(DpopError::InvalidTyp);
+    }
+    // This project, like the reference SDK, accepts ES256 proofs only.
+    if header.alg != Algorithm::ES256 {
+        return Err(DpopError::UnsupportedAlg);
+    }
+    let members = header.jwk.as_ref().ok_or(DpopError::MissingJwk)?;
+    // RFC 9449 section 4.3, check 7: the key must not be private. `Jwk::from_members`
+    // refuses every private member; `d` is checked here too so the rule is visible.
+    if members.contains_key("d") {
+        return Err(DpopError::InvalidJwk(JoseError::PrivateKeyMaterial));
+    }
+    let jwk = Jwk::from_members(members, &RUST_CRYPTO).map_err(DpopError::InvalidJwk)?;
+    if jwk.key_type() != KeyType::EcP256 {
+        return Err(DpopError::InvalidJwk(JoseError::KeyAlgorithmMismatch));
+    }
+
+    // 3. The signature (check 6).
+    jws.verify(&jwk).map_err(|e| match e {
+        JoseError::InvalidSignature => DpopError::InvalidSignature,
+        other => DpopError::InvalidJwk(other),
+    })?;
+
+    // 4. The claims (checks 3, 8, 9, 11, 12; check 10, nonce, is not supported).
+    let claims = json::parse_object(jws.payload(), input.limits.max_json_depth)
+        .map_err(|e| DpopError::InvalidProofSyntax(JoseError::PayloadJson(e)))?;
+    let jti = match claims.get("jti") {
+        Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti,
+        _ => return Err(DpopError::InvalidJti),
+    };
+    let iat = proof_iat(claims.get("iat"))?;
+    let earliest = input.now.saturating_sub(input.iat_offset);
+    let latest = input.now.saturating_add(input.iat_leeway);
+    let iat = iat
+        .filter(|iat| (earliest..=latest).contains(iat))
+        .ok_or(DpopError::IatOutOfWindow)?;
+    let htm = string_claim(&claims, "htm")?;
+    if !htm.eq_ignore_ascii_case(method) {
+        return Err(DpopError::HtmMismatch);
+    }
+    let htu = normalize_htu(string_claim(&claims, "htu")?).map_err(DpopError::InvalidHtu)?;
+    if htu != request_htu {
+        return Err(DpopError::HtuMismatch);
+    }
+    let ath = string_claim(&claims, "ath")?;
+    if ath != access_token_hash(input.access_token) {
+        return Err(DpopError::AthMismatch);
+    }
+    let thumbprint = jwk.thumbprint();
+    if thumbprint != input.jkt {
+        return Err(DpopError::JktMismatch);
+    }
+
+    // 5. Replay (section 11.1).
+    if let Some(cache) = replay {
+        cache.check_and_insert(ReplayKey::new(&thumbprint, jti), input.now)?;
+    }
+    Ok(VerifiedProof {
+        jti: jti.clone(),
+        iat,
+        jkt: thumbprint,
+        htu,
+    })
+}
+
+/// `ath`: base64url (no padding) of the SHA-256 of the ASCII access token
+/// (RFC 9449 section 4.2).
+pub fn access_token_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
+}
+
+/// Whether `typ` names the `application/dpop+jwt` media type (RFC 7515 section 4.1.9: the
+/// `application/` prefix may be omitted; media types compare ignoring case).
+fn is_dpop_typ(typ: &str) -> bool {
+    const PREFIX: &str = "application/";
+    let subtype = match typ.get(..PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(PREFIX) => typ.get(PREFIX.len()..).unwrap_or(""),
+        _ => typ,
+    };
+    subtype.eq_ignore_ascii_case("dpop+jwt")
+}
+
+/// Reads `iat`: `Err` when not a number, `Ok(None)` for a number no instant can equal
+/// (negative or beyond `u64`), else the whole seconds (a fraction is truncated).
+fn proof_iat(value: Option<&Value>) -> Result<Option<UnixTime>, DpopError> {
+    let Some(Value::Number(n)) = value else {
+        return Err(DpopError::InvalidIat);
+    };
+    if let Some(secs) = n.as_u64() {
+        return Ok(Some(UnixTime::from_secs(secs)));
+    }
+    if n.is_i64() {
+        return Ok(None); // negative
+    }
+    // 2^64 as f64; every finite f64 in [0, 2^64) truncates exactly to a u64.
+    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    Ok(n.as_f64()
+        .filter(|f| (0.0..LIMIT).contains(f))
+        .map(|f| UnixTime::from_secs(f as u64)))
+}
+
+/// A claim that must be a string.
+fn string_claim<'m>(
+    claims: &'m serde_json::Map<String, Value>,
+    name: &'static str,
+) -> Result<&'m str, DpopError> {
+    match claims.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(DpopError::MissingClaim(name)),
     }
 }
 
@@ -1222,5 +1527,988 @@ mod tests {
             DpopErrorCode::InvalidDpopProof.as_str(),
             "invalid_dpop_proof"
         );
+    }
+
+    // --- proof verification -------------------------------------------------------------
+
+    mod proof {
+        use alloc::string::ToString;
+        use alloc::vec;
+
+        use p256::ecdsa::{Signature, SigningKey};
+        use signature::Signer as _;
+
+        use super::*;
+        use crate::jose::json::JsonError;
+
+        const NOW: u64 = 1_700_000_000;
+        const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        const URL: &str = "https://api.example.com/orders";
+
+        fn b64(bytes: &[u8]) -> String {
+            URL_SAFE_NO_PAD.encode(bytes)
+        }
+
+        fn key(seed: u8) -> SigningKey {
+            SigningKey::from_slice(&[seed; 32]).unwrap()
+        }
+
+        fn public_jwk(key: &SigningKey) -> Value {
+            let point = key.verifying_key().to_sec1_point(false);
+            let bytes = point.as_bytes();
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&bytes[1..33]), "y": b64(&bytes[33..65])})
+        }
+
+        fn jkt_of(key: &SigningKey) -> String {
+            let members = public_jwk(key);
+            Jwk::from_members(members.as_object().unwrap(), &RUST_CRYPTO)
+                .unwrap()
+                .thumbprint()
+        }
+
+        /// Test-only signer: a compact ES256 JWS over the given JSON texts (64-byte r || s).
+        fn sign_raw(header: &str, payload: &str, key: &SigningKey) -> String {
+            let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+            let signature: Signature = key.sign(input.as_bytes());
+            format!("{input}.{}", b64(&signature.to_bytes()))
+        }
+
+        fn sign(header: &Value, payload: &Value, key: &SigningKey) -> String {
+            sign_raw(&header.to_string(), &payload.to_string(), key)
+        }
+
+        fn header(key: &SigningKey) -> Value {
+            json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)})
+        }
+
+        fn payload() -> Value {
+            json!({
+                "jti": "id-1",
+                "htm": "GET",
+                "htu": URL,
+                "iat": NOW,
+                "ath": access_token_hash(TOKEN),
+            })
+        }
+
+        fn input<'a>(proof: &'a str, jkt: &'a str) -> ProofInput<'a> {
+            ProofInput::new(
+                Some(proof),
+                TOKEN,
+                jkt,
+                Some("GET"),
+                Some(URL),
+                UnixTime::from_secs(NOW),
+            )
+        }
+
+        /// Verifies a proof with `header` and `payload` signed by key 1, bound to key 1.
+        fn check(header: &Value, payload: &Value) -> Result<VerifiedProof, DpopError> {
+            let k = key(1);
+            let proof = sign(header, payload, &k);
+            verify_proof(&input(&proof, &jkt_of(&k)), None)
+        }
+
+        fn with(mut value: Value, name: &str, member: Value) -> Value {
+            value.as_object_mut().unwrap().insert(name.into(), member);
+            value
+        }
+
+        fn without(mut value: Value, name: &str) -> Value {
+            value.as_object_mut().unwrap().remove(name);
+            value
+        }
+
+        fn rfc_vector() -> Value {
+            let path = format!(
+                "{}/../../shared/vectors/rfc/rfc9449_dpop.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        }
+
+        #[test]
+        fn fresh_proof_is_accepted() {
+            let k = key(1);
+            let verified = check(&header(&k), &payload()).unwrap();
+            assert_eq!(verified.jti, "id-1");
+            assert_eq!(verified.iat, UnixTime::from_secs(NOW));
+            assert_eq!(verified.jkt, jkt_of(&k));
+            assert_eq!(verified.htu, URL);
+        }
+
+        /// T-57: RFC 9449 figure 13, and one mutation at a time.
+        #[test]
+        fn rfc9449_figure_13() {
+            let v = rfc_vector();
+            let fig13 = v["proofs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["figure"].as_str().unwrap().starts_with("13"))
+                .unwrap();
+            let proof = fig13["dpop"].as_str().unwrap();
+            let token = v["access_token"].as_str().unwrap();
+            let jkt = v["jkt"].as_str().unwrap();
+            let method = fig13["request"]["method"].as_str().unwrap();
+            let url = fig13["request"]["url"].as_str().unwrap();
+            let iat = fig13["now"].as_u64().unwrap();
+            assert_eq!(access_token_hash(token), v["ath"].as_str().unwrap());
+            let base = ProofInput::new(
+                Some(proof),
+                token,
+                jkt,
+                Some(method),
+                Some(url),
+                UnixTime::from_secs(iat),
+            );
+            let verified = verify_proof(&base, None).unwrap();
+            // T-68: the RFC jkt is reproduced from the embedded jwk.
+            assert_eq!(verified.jkt, jkt);
+            assert_eq!(verified.jti, "e1j3V_bKic8-LAEB");
+
+            let mut token_bytes = token.as_bytes().to_vec();
+            token_bytes[0] ^= 1;
+            let other_token = String::from_utf8(token_bytes).unwrap();
+            let other_jkt = jkt_of(&key(9));
+            let at = |secs: u64| ProofInput {
+                now: UnixTime::from_secs(secs),
+                ..base
+            };
+            let cases: Vec<(&str, ProofInput<'_>, Result<(), DpopError>)> = vec![
+                ("iat + offset", at(iat + 300), Ok(())),
+                ("iat - leeway", at(iat - 30), Ok(())),
+                (
+                    "url with query",
+                    ProofInput {
+                        url: Some("https://resource.example.org/protectedresource?a=1"),
+                        ..base
+                    },
+                    Ok(()),
+                ),
+                (
+                    "method lower case",
+                    ProofInput {
+                        method: Some("get"),
+                        ..base
+                    },
+                    Ok(()),
+                ),
+                (
+                    "access token",
+                    ProofInput {
+                        access_token: &other_token,
+                        ..base
+                    },
+                    Err(DpopError::AthMismatch),
+                ),
+                (
+                    "method",
+                    ProofInput {
+                        method: Some("POST"),
+                        ..base
+                    },
+                    Err(DpopError::HtmMismatch),
+                ),
+                (
+                    "scheme",
+                    ProofInput {
+                        url: Some("http://resource.example.org/protectedresource"),
+                        ..base
+                    },
+                    Err(DpopError::HtuMismatch),
+                ),
+                (
+                    "host",
+                    ProofInput {
+                        url: Some("https://server.example.org/protectedresource"),
+                        ..base
+                    },
+                    Err(DpopError::HtuMismatch),
+                ),
+                (
+                    "port",
+                    ProofInput {
+                        url: Some("https://resource.example.org:8443/protectedresource"),
+                        ..base
+                    },
+                    Err(DpopError::HtuMismatch),
+                ),
+                (
+                    "path",
+                    ProofInput {
+                        url: Some("https://resource.example.org/protectedresource/"),
+                        ..base
+                    },
+                    Err(DpopError::HtuMismatch),
+                ),
+                ("too old", at(iat + 301), Err(DpopError::IatOutOfWindow)),
+                ("too new", at(iat - 31), Err(DpopError::IatOutOfWindow)),
+                (
+                    "jkt",
+                    ProofInput {
+                        jkt: &other_jkt,
+                        ..base
+                    },
+                    Err(DpopError::JktMismatch),
+                ),
+                (
+                    "offset 0",
+                    ProofInput {
+                        now: UnixTime::from_secs(iat + 1),
+                        iat_offset: Duration::ZERO,
+                        ..base
+                    },
+                    Err(DpopError::IatOutOfWindow),
+                ),
+            ];
+            for (name, input, expected) in cases {
+                assert_eq!(verify_proof(&input, None).map(|_| ()), expected, "{name}");
+            }
+            // A flipped signature character breaks the signature.
+            let mut tampered = proof.as_bytes().to_vec();
+            let i = tampered.len() - 20;
+            tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            let input = ProofInput {
+                proof: Some(&tampered),
+                ..base
+            };
+            assert_eq!(verify_proof(&input, None), Err(DpopError::InvalidSignature));
+        }
+
+        /// The token-endpoint proofs of figures 2 and 7 carry no `ath`: refused here.
+        #[test]
+        fn rfc9449_token_endpoint_proofs_are_refused_at_a_resource() {
+            let v = rfc_vector();
+            for p in v["proofs"].as_array().unwrap() {
+                if p["payload"].get("ath").is_some() {
+                    continue;
+                }
+                let input = ProofInput::new(
+                    p["dpop"].as_str(),
+                    v["access_token"].as_str().unwrap(),
+                    v["jkt"].as_str().unwrap(),
+                    p["request"]["method"].as_str(),
+                    p["request"]["url"].as_str(),
+                    UnixTime::from_secs(p["now"].as_u64().unwrap()),
+                );
+                assert_eq!(
+                    verify_proof(&input, None),
+                    Err(DpopError::MissingClaim("ath")),
+                    "figure {}",
+                    p["figure"]
+                );
+            }
+        }
+
+        /// T-24, T-62: request-level checks.
+        #[test]
+        fn request_checks() {
+            let k = key(1);
+            let jkt = jkt_of(&k);
+            let proof = sign(&header(&k), &payload(), &k);
+            let two = format!("{proof},{proof}");
+            let two_spaced = format!("{proof}, {proof}");
+            let big = "a".repeat(16 * 1024 + 1);
+            let base = input(&proof, &jkt);
+            let cases: Vec<(&str, ProofInput<'_>, DpopError)> = vec![
+                (
+                    "no proof",
+                    ProofInput {
+                        proof: None,
+                        ..base
+                    },
+                    DpopError::MissingProof,
+                ),
+                (
+                    "empty proof",
+                    ProofInput {
+                        proof: Some(""),
+                        ..base
+                    },
+                    DpopError::MissingProof,
+                ),
+                (
+                    "two proofs",
+                    ProofInput {
+                        proof: Some(&two),
+                        ..base
+                    },
+                    DpopError::MultipleProofs,
+                ),
+                (
+                    "two proofs, spaced",
+                    ProofInput {
+                        proof: Some(&two_spaced),
+                        ..base
+                    },
+                    DpopError::MultipleProofs,
+                ),
+                (
+                    "no method",
+                    ProofInput {
+                        method: None,
+                        ..base
+                    },
+                    DpopError::MissingMethod,
+                ),
+                (
+                    "empty method",
+                    ProofInput {
+                        method: Some(""),
+                        ..base
+                    },
+                    DpopError::MissingMethod,
+                ),
+                (
+                    "no url",
+                    ProofInput { url: None, ..base },
+                    DpopError::MissingUrl,
+                ),
+                (
+                    "bad url",
+                    ProofInput {
+                        url: Some("ftp://h/"),
+                        ..base
+                    },
+                    DpopError::InvalidRequestUrl(UrlError::Scheme),
+                ),
+                (
+                    "too large",
+                    ProofInput {
+                        proof: Some(&big),
+                        ..base
+                    },
+                    DpopError::ProofTooLarge,
+                ),
+                (
+                    "smaller limit",
+                    ProofInput {
+                        limits: Limits {
+                            max_token_len: 10,
+                            ..Limits::default()
+                        },
+                        ..base
+                    },
+                    DpopError::ProofTooLarge,
+                ),
+                (
+                    "one segment",
+                    ProofInput {
+                        proof: Some("abc"),
+                        ..base
+                    },
+                    DpopError::InvalidProofSyntax(JoseError::SegmentCount),
+                ),
+                (
+                    "two segments",
+                    ProofInput {
+                        proof: Some("a.b"),
+                        ..base
+                    },
+                    DpopError::InvalidProofSyntax(JoseError::SegmentCount),
+                ),
+                (
+                    "four segments",
+                    ProofInput {
+                        proof: Some("a.b.c.d"),
+                        ..base
+                    },
+                    DpopError::InvalidProofSyntax(JoseError::SegmentCount),
+                ),
+                (
+                    "json serialization",
+                    ProofInput {
+                        proof: Some("{\"payload\":\"\"}"),
+                        ..base
+                    },
+                    DpopError::InvalidProofSyntax(JoseError::JsonSerialization),
+                ),
+            ];
+            for (name, input, expected) in cases {
+                let got = verify_proof(&input, None);
+                assert_eq!(got, Err(expected), "{name}");
+            }
+            let four = format!("{proof}.");
+            let got = verify_proof(
+                &ProofInput {
+                    proof: Some(&four),
+                    ..base
+                },
+                None,
+            );
+            assert_eq!(
+                got,
+                Err(DpopError::InvalidProofSyntax(JoseError::SegmentCount))
+            );
+        }
+
+        /// T-37: `typ` handling, pinned.
+        #[test]
+        fn typ_variants() {
+            let k = key(1);
+            let cases: &[(Option<Value>, bool)] = &[
+                (Some(json!("dpop+jwt")), true),
+                (Some(json!("DPOP+JWT")), true),
+                (Some(json!("application/dpop+jwt")), true),
+                (Some(json!("Application/DPoP+JWT")), true),
+                (None, false),
+                (Some(json!("JWT")), false),
+                (Some(json!("at+jwt")), false),
+                (Some(json!("jwt")), false),
+                (Some(json!("dpop+jwt; charset=utf-8")), false),
+                (Some(json!(" dpop+jwt")), false),
+                (Some(json!("application/")), false),
+                (Some(json!("application/at+jwt")), false),
+                (Some(json!("dpop")), false),
+            ];
+            for (typ, accepted) in cases {
+                let h = match typ {
+                    Some(t) => with(header(&k), "typ", t.clone()),
+                    None => without(header(&k), "typ"),
+                };
+                let got = check(&h, &payload());
+                if *accepted {
+                    assert!(got.is_ok(), "{typ:?}: {got:?}");
+                } else {
+                    assert_eq!(got, Err(DpopError::InvalidTyp), "{typ:?}");
+                }
+            }
+            // A non-string typ is a malformed header.
+            let got = check(&with(header(&k), "typ", json!(1)), &payload());
+            assert!(
+                matches!(got, Err(DpopError::InvalidProofSyntax(_))),
+                "{got:?}"
+            );
+        }
+
+        /// T-58: algorithms and keys.
+        #[test]
+        fn alg_and_jwk() {
+            let k = key(1);
+            let jwk = public_jwk(&k);
+            for alg in [
+                "RS256", "HS256", "none", "ES384", "ES512", "PS256", "EdDSA", "es256",
+            ] {
+                let got = check(&with(header(&k), "alg", json!(alg)), &payload());
+                assert_eq!(got, Err(DpopError::UnsupportedAlg), "{alg}");
+            }
+            assert_eq!(
+                check(&without(header(&k), "alg"), &payload()),
+                Err(DpopError::UnsupportedAlg)
+            );
+
+            let mut off_curve = jwk.clone();
+            off_curve["y"] = json!(b64(&[7u8; 32]));
+            let mut long_x = jwk.clone();
+            let mut x = vec![0u8];
+            x.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
+            long_x["x"] = json!(b64(&x));
+            let mut short_y = jwk.clone();
+            short_y["y"] = json!(b64(&[1u8; 31]));
+            let rejected: Vec<(&str, Value, DpopError)> = vec![
+                (
+                    "with d",
+                    with(jwk.clone(), "d", json!(b64(&[1u8; 32]))),
+                    DpopError::InvalidJwk(JoseError::PrivateKeyMaterial),
+                ),
+                (
+                    "kty oct",
+                    json!({"kty": "oct", "k": "AAAA"}),
+                    DpopError::InvalidJwk(JoseError::PrivateKeyMaterial),
+                ),
+                (
+                    "kty oct without k",
+                    json!({"kty": "oct"}),
+                    DpopError::InvalidJwk(JoseError::InvalidKey("kty")),
+                ),
+                (
+                    "kty RSA",
+                    json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
+                    DpopError::InvalidJwk(JoseError::KeySize),
+                ),
+                (
+                    "curve P-384",
+                    with(jwk.clone(), "crv", json!("P-384")),
+                    DpopError::InvalidJwk(JoseError::InvalidKey("crv")),
+                ),
+                (
+                    "secp256k1",
+                    with(jwk.clone(), "crv", json!("secp256k1")),
+                    DpopError::InvalidJwk(JoseError::InvalidKey("crv")),
+                ),
+                (
+                    "off curve",
+                    off_curve,
+                    DpopError::InvalidJwk(JoseError::InvalidKey("x")),
+                ),
+                (
+                    "33-octet x",
+                    long_x,
+                    DpopError::InvalidJwk(JoseError::InvalidKey("x")),
+                ),
+                (
+                    "31-octet y",
+                    short_y,
+                    DpopError::InvalidJwk(JoseError::InvalidKey("y")),
+                ),
+                (
+                    "use enc",
+                    with(jwk.clone(), "use", json!("enc")),
+                    DpopError::InvalidJwk(JoseError::KeyAlgorithmMismatch),
+                ),
+                (
+                    "alg RS256",
+                    with(jwk.clone(), "alg", json!("RS256")),
+                    DpopError::InvalidJwk(JoseError::KeyAlgorithmMismatch),
+                ),
+            ];
+            for (name, jwk, expected) in rejected {
+                let got = check(&with(header(&k), "jwk", jwk), &payload());
+                match (&got, &expected) {
+                    // The exact member named for an off-curve point is the JOSE layer's choice.
+                    (Err(DpopError::InvalidJwk(_)), DpopError::InvalidJwk(_))
+                        if name == "off curve" || name == "kty RSA" => {}
+                    _ => assert_eq!(got, Err(expected), "{name}"),
+                }
+            }
+            assert_eq!(
+                check(&without(header(&k), "jwk"), &payload()),
+                Err(DpopError::MissingJwk)
+            );
+            let got = check(&with(header(&k), "jwk", json!("key")), &payload());
+            assert!(
+                matches!(got, Err(DpopError::InvalidProofSyntax(_))),
+                "{got:?}"
+            );
+
+            // Extra members are allowed and do not change the thumbprint (T-68).
+            let extra = with(
+                with(with(jwk.clone(), "kid", json!("k1")), "use", json!("sig")),
+                "alg",
+                json!("ES256"),
+            );
+            let verified = check(&with(header(&k), "jwk", extra), &payload()).unwrap();
+            assert_eq!(verified.jkt, jkt_of(&k));
+
+            // Signed by another key than the embedded one.
+            let proof = sign(&header(&k), &payload(), &key(2));
+            let got = verify_proof(&input(&proof, &jkt_of(&k)), None);
+            assert_eq!(got, Err(DpopError::InvalidSignature));
+            // Embedded key 2, signed by key 2, token bound to key 1.
+            let proof = sign(&header(&key(2)), &payload(), &key(2));
+            let got = verify_proof(&input(&proof, &jkt_of(&k)), None);
+            assert_eq!(got, Err(DpopError::JktMismatch));
+        }
+
+        /// T-68: member order and white space of the proof `jwk` do not change the thumbprint.
+        #[test]
+        fn thumbprint_ignores_member_order_and_whitespace() {
+            let k = key(3);
+            let jwk = public_jwk(&k);
+            let (x, y) = (jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap());
+            let header = format!(
+                "{{ \"jwk\" : {{ \"y\":\"{y}\" , \"x\": \"{x}\",\n\"crv\":\"P-256\",\"kty\":\"EC\"}},\
+                 \"alg\":\"ES256\", \"typ\":\"dpop+jwt\" }}"
+            );
+            let proof = sign_raw(&header, &payload().to_string(), &k);
+            let verified = verify_proof(&input(&proof, &jkt_of(&k)), None).unwrap();
+            assert_eq!(verified.jkt, jkt_of(&k));
+        }
+
+        /// T-59: `jti`.
+        #[test]
+        fn jti_rules() {
+            let k = key(1);
+            let long = "j".repeat(MAX_JTI_LEN + 1);
+            let at_cap = "j".repeat(MAX_JTI_LEN);
+            let cases: Vec<(Option<Value>, bool)> = vec![
+                (None, false),
+                (Some(json!("")), false),
+                (Some(json!(5)), false),
+                (Some(json!(null)), false),
+                (Some(json!(["a"])), false),
+                (Some(json!(long)), false),
+                (Some(json!(at_cap)), true),
+                (Some(json!("x")), true),
+            ];
+            for (jti, accepted) in cases {
+                let p = match &jti {
+                    Some(j) => with(payload(), "jti", j.clone()),
+                    None => without(payload(), "jti"),
+                };
+                let got = check(&header(&k), &p);
+                assert_eq!(got.is_ok(), accepted, "{jti:?}: {got:?}");
+                if !accepted {
+                    assert_eq!(got, Err(DpopError::InvalidJti), "{jti:?}");
+                }
+            }
+        }
+
+        /// T-60: `iat` odd types and values.
+        #[test]
+        fn iat_rules() {
+            let k = key(1);
+            let cases: Vec<(&str, Option<Value>, Result<u64, DpopError>)> = vec![
+                ("now", Some(json!(NOW)), Ok(NOW)),
+                ("oldest", Some(json!(NOW - 300)), Ok(NOW - 300)),
+                ("newest", Some(json!(NOW + 30)), Ok(NOW + 30)),
+                (
+                    "fraction truncated",
+                    Some(json!(NOW as f64 + 30.9)),
+                    Ok(NOW + 30),
+                ),
+                ("fraction", Some(json!(NOW as f64 - 0.5)), Ok(NOW - 1)),
+                ("integral float", Some(json!(NOW as f64)), Ok(NOW)),
+                (
+                    "too old",
+                    Some(json!(NOW - 301)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                (
+                    "too new",
+                    Some(json!(NOW + 31)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                ("negative", Some(json!(-1)), Err(DpopError::IatOutOfWindow)),
+                (
+                    "negative float",
+                    Some(json!(-0.5)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                ("zero", Some(json!(0)), Err(DpopError::IatOutOfWindow)),
+                (
+                    "u64 max",
+                    Some(json!(u64::MAX)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                (
+                    "huge float",
+                    Some(json!(1e300)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                (
+                    "2^64",
+                    Some(json!(18_446_744_073_709_551_616.0_f64)),
+                    Err(DpopError::IatOutOfWindow),
+                ),
+                (
+                    "string",
+                    Some(json!("1700000000")),
+                    Err(DpopError::InvalidIat),
+                ),
+                ("bool", Some(json!(true)), Err(DpopError::InvalidIat)),
+                ("null", Some(json!(null)), Err(DpopError::InvalidIat)),
+                ("object", Some(json!({})), Err(DpopError::InvalidIat)),
+                ("missing", None, Err(DpopError::InvalidIat)),
+            ];
+            for (name, iat, expected) in cases {
+                let p = match iat {
+                    Some(v) => with(payload(), "iat", v),
+                    None => without(payload(), "iat"),
+                };
+                let got = check(&header(&k), &p).map(|v| v.iat.as_secs());
+                assert_eq!(got, expected, "{name}");
+            }
+            // The window saturates: at the epoch and at the end of time nothing overflows.
+            for now in [0, u64::MAX] {
+                let p = with(payload(), "iat", json!(now));
+                let proof = sign(&header(&k), &p, &k);
+                let jkt = jkt_of(&k);
+                let input = ProofInput {
+                    now: UnixTime::from_secs(now),
+                    iat_offset: Duration::MAX,
+                    iat_leeway: Duration::MAX,
+                    ..input(&proof, &jkt)
+                };
+                assert!(verify_proof(&input, None).is_ok(), "now {now}");
+            }
+        }
+
+        /// T-61 and the remaining claims.
+        #[test]
+        fn htm_htu_ath() {
+            let k = key(1);
+            let cases: Vec<(&str, &str, Value, Result<(), DpopError>)> = vec![
+                ("htm lower case", "htm", json!("get"), Ok(())),
+                ("htm mixed case", "htm", json!("gEt"), Ok(())),
+                (
+                    "htm other",
+                    "htm",
+                    json!("POST"),
+                    Err(DpopError::HtmMismatch),
+                ),
+                (
+                    "htm with space",
+                    "htm",
+                    json!("GET "),
+                    Err(DpopError::HtmMismatch),
+                ),
+                (
+                    "htm number",
+                    "htm",
+                    json!(1),
+                    Err(DpopError::MissingClaim("htm")),
+                ),
+                (
+                    "htu default port",
+                    "htu",
+                    json!("https://API.example.com:443/orders?x#y"),
+                    Ok(()),
+                ),
+                (
+                    "htu encoded",
+                    "htu",
+                    json!("https://api.example.com/%6Frders"),
+                    Ok(()),
+                ),
+                (
+                    "htu other path",
+                    "htu",
+                    json!("https://api.example.com/orders/1"),
+                    Err(DpopError::HtuMismatch),
+                ),
+                (
+                    "htu dot segment",
+                    "htu",
+                    json!("https://api.example.com/x/../orders"),
+                    Err(DpopError::HtuMismatch),
+                ),
+                (
+                    "htu userinfo",
+                    "htu",
+                    json!("https://u@api.example.com/orders"),
+                    Err(DpopError::InvalidHtu(UrlError::Userinfo)),
+                ),
+                (
+                    "htu backslash",
+                    "htu",
+                    json!("https://api.example.com\\orders"),
+                    Err(DpopError::InvalidHtu(UrlError::Character)),
+                ),
+                (
+                    "htu ws",
+                    "htu",
+                    json!("wss://api.example.com/orders"),
+                    Err(DpopError::InvalidHtu(UrlError::Scheme)),
+                ),
+                (
+                    "htu array",
+                    "htu",
+                    json!([URL]),
+                    Err(DpopError::MissingClaim("htu")),
+                ),
+                (
+                    "ath other",
+                    "ath",
+                    json!(access_token_hash("other")),
+                    Err(DpopError::AthMismatch),
+                ),
+                (
+                    "ath padded",
+                    "ath",
+                    json!(format!("{}=", access_token_hash(TOKEN))),
+                    Err(DpopError::AthMismatch),
+                ),
+                (
+                    "ath null",
+                    "ath",
+                    json!(null),
+                    Err(DpopError::MissingClaim("ath")),
+                ),
+            ];
+            for (name, claim, value, expected) in cases {
+                let got = check(&header(&k), &with(payload(), claim, value)).map(|_| ());
+                assert_eq!(got, expected, "{name}");
+            }
+            for claim in ["htm", "htu", "ath"] {
+                let got = check(&header(&k), &without(payload(), claim));
+                assert_eq!(got, Err(DpopError::MissingClaim(claim)), "{claim}");
+            }
+            // Extra claims, such as a nonce, are ignored.
+            assert!(check(&header(&k), &with(payload(), "nonce", json!("n"))).is_ok());
+        }
+
+        #[test]
+        fn payload_must_be_strict_json() {
+            let k = key(1);
+            let jkt = jkt_of(&k);
+            let h = header(&k).to_string();
+            let dup = format!(
+                r#"{{"jti":"a","jti":"b","htm":"GET","htu":"{URL}","iat":{NOW},"ath":"{}"}}"#,
+                access_token_hash(TOKEN)
+            );
+            let cases: Vec<(&str, String, JsonError)> = vec![
+                ("duplicate", dup, JsonError::DuplicateMember),
+                ("array", "[]".into(), JsonError::NotAnObject),
+                ("text", "hello".into(), JsonError::Syntax),
+                (
+                    "deep",
+                    format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40)),
+                    JsonError::TooDeep,
+                ),
+            ];
+            for (name, payload, expected) in cases {
+                let proof = sign_raw(&h, &payload, &k);
+                let got = verify_proof(&input(&proof, &jkt), None);
+                assert_eq!(
+                    got,
+                    Err(DpopError::InvalidProofSyntax(JoseError::PayloadJson(
+                        expected
+                    ))),
+                    "{name}"
+                );
+            }
+        }
+
+        /// T-63, T-64: replay cache on and off.
+        #[test]
+        fn replay_cache() {
+            let k = key(1);
+            let jkt = jkt_of(&k);
+            let proof = sign(&header(&k), &payload(), &k);
+            let same_jti_other_spelling = sign(
+                &header(&k),
+                &with(
+                    payload(),
+                    "htu",
+                    json!("https://api.example.com:443/orders?page=2"),
+                ),
+                &k,
+            );
+            let fresh = sign(&header(&k), &with(payload(), "jti", json!("id-2")), &k);
+            let bad_ath = sign(
+                &header(&k),
+                &with(with(payload(), "jti", json!("id-3")), "ath", json!("x")),
+                &k,
+            );
+            let other_key = key(2);
+            let other_key_proof = sign(&header(&other_key), &payload(), &other_key);
+            let other_jkt = jkt_of(&other_key);
+
+            // T-64: without a cache the same proof is accepted twice (the documented risk).
+            assert!(verify_proof(&input(&proof, &jkt), None).is_ok());
+            assert!(verify_proof(&input(&proof, &jkt), None).is_ok());
+
+            let mut cache = ReplayCache::for_window(3, DEFAULT_IAT_OFFSET, DEFAULT_IAT_LEEWAY);
+            let steps: Vec<(&str, ProofInput<'_>, Result<(), DpopError>)> = vec![
+                ("first use", input(&proof, &jkt), Ok(())),
+                ("replay", input(&proof, &jkt), Err(DpopError::Replayed)),
+                (
+                    "same jti, equal htu",
+                    input(&same_jti_other_spelling, &jkt),
+                    Err(DpopError::Replayed),
+                ),
+                (
+                    "invalid proof does not enter",
+                    input(&bad_ath, &jkt),
+                    Err(DpopError::AthMismatch),
+                ),
+                (
+                    "same jti, other key",
+                    input(&other_key_proof, &other_jkt),
+                    Ok(()),
+                ),
+                ("fresh jti", input(&fresh, &jkt), Ok(())),
+                (
+                    "invalid proof later",
+                    ProofInput {
+                        now: UnixTime::from_secs(NOW + 1),
+                        ..input(&bad_ath, &jkt)
+                    },
+                    Err(DpopError::AthMismatch),
+                ),
+                (
+                    "replay just before expiry",
+                    ProofInput {
+                        now: UnixTime::from_secs(NOW + 300),
+                        ..input(&proof, &jkt)
+                    },
+                    Err(DpopError::Replayed),
+                ),
+            ];
+            for (name, input, expected) in steps {
+                assert_eq!(
+                    verify_proof(&input, Some(&mut cache)).map(|_| ()),
+                    expected,
+                    "{name}"
+                );
+            }
+            assert_eq!(cache.len(), 3);
+            // Full of live entries: a new valid proof is refused, not an entry forgotten.
+            let fourth = sign(&header(&k), &with(payload(), "jti", json!("id-4")), &k);
+            let got = verify_proof(&input(&fourth, &jkt), Some(&mut cache));
+            assert_eq!(got, Err(DpopError::ReplayCacheFull));
+            assert_eq!(got.unwrap_err().code(), DpopErrorCode::InvalidDpopProof);
+            assert!(cache.contains(&ReplayKey::new(&jkt, "id-1"), UnixTime::from_secs(NOW)));
+        }
+
+        #[test]
+        fn proof_error_codes() {
+            use DpopErrorCode::{InvalidDpopProof as Proof, InvalidToken as Tok};
+            let cases: Vec<(DpopError, DpopErrorCode)> = vec![
+                (DpopError::ProofTooLarge, Proof),
+                (
+                    DpopError::InvalidProofSyntax(JoseError::SegmentCount),
+                    Proof,
+                ),
+                (DpopError::InvalidTyp, Proof),
+                (DpopError::UnsupportedAlg, Proof),
+                (DpopError::MissingJwk, Proof),
+                (DpopError::InvalidJwk(JoseError::PrivateKeyMaterial), Proof),
+                (DpopError::InvalidSignature, Proof),
+                (DpopError::InvalidJti, Proof),
+                (DpopError::InvalidIat, Proof),
+                (DpopError::IatOutOfWindow, Proof),
+                (DpopError::MissingClaim("ath"), Proof),
+                (DpopError::HtmMismatch, Proof),
+                (DpopError::InvalidHtu(UrlError::Host), Proof),
+                (DpopError::HtuMismatch, Proof),
+                (DpopError::AthMismatch, Proof),
+                (DpopError::Replayed, Proof),
+                (DpopError::ReplayCacheFull, Proof),
+                (DpopError::JktMismatch, Tok),
+            ];
+            for (e, code) in cases {
+                assert_eq!(e.code(), code, "{e:?}");
+                assert!(e.is_dpop_specific(), "{e:?}");
+                assert!(e.challenge_has_error(), "{e:?}");
+                let text = e.to_string();
+                assert_eq!(text, text.to_lowercase(), "{text}");
+                assert!(!text.ends_with('.'), "{text}");
+            }
+        }
+
+        #[test]
+        fn debug_redacts_secrets() {
+            let k = key(1);
+            let proof = sign(&header(&k), &payload(), &k);
+            let jkt = jkt_of(&k);
+            let text = format!("{:?}", input(&proof, &jkt));
+            assert!(!text.contains(TOKEN) && !text.contains(&proof), "{text}");
+            assert!(text.contains("[redacted]"));
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn proof_never_panics(proof in any::<String>(), url in any::<String>()) {
+                let input = ProofInput::new(Some(&proof), TOKEN, "jkt", Some("GET"), Some(URL), UnixTime::from_secs(NOW));
+                let _ = verify_proof(&input, None);
+                let input = ProofInput { url: Some(&url), ..input };
+                let _ = verify_proof(&input, None);
+            }
+
+            #[test]
+            fn signed_arbitrary_claims_never_panic(payload in "[ -~]{0,80}", typ in "[a-zA-Z+/]{0,20}") {
+                let k = key(1);
+                let jkt = jkt_of(&k);
+                let h = with(header(&k), "typ", json!(typ));
+                let proof = sign_raw(&h.to_string(), &payload, &k);
+                let _ = verify_proof(&input(&proof, &jkt), None);
+            }
+        }
     }
 }
