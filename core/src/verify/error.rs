@@ -6,7 +6,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::challenge;
+use super::challenge::{ChallengeBuilder, ErrorCode};
+use crate::extract::AuthScheme;
 use super::dpop::{DpopError, DpopErrorCode};
 use crate::claims::ClaimError;
 use crate::config::DpopMode;
@@ -107,8 +108,20 @@ impl VerifyError {
         };
         let on_dpop = dpop_scheme || matches!(&reason, Reason::Dpop(e) if e.is_dpop_specific());
         let description = alloc::format!("{reason}");
-        let error = has_error.then_some((code, description.as_str()));
-        let challenges = challenge::www_authenticate(mode, error, on_dpop, resource_metadata);
+        let code = match code {
+            "invalid_request" => ErrorCode::InvalidRequest,
+            "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
+            _ => ErrorCode::InvalidToken,
+        };
+        let target = if on_dpop { AuthScheme::DPoP } else { AuthScheme::Bearer };
+        let mut builder = ChallengeBuilder::new(mode);
+        if has_error {
+            builder = builder.error(code, &description, target);
+        }
+        if let Some(url) = resource_metadata {
+            builder = builder.resource_metadata(url);
+        }
+        let challenges = builder.build();
         Self { reason, challenges }
     }
 
