@@ -133,6 +133,11 @@ impl Caches {
         self
     }
 
+    /// The DPoP replay cache, if kept.
+    pub fn replay_mut(&mut self) -> Option<&mut ReplayCache> {
+        self.replay.as_mut()
+    }
+
     /// Whether a DPoP replay cache is kept.
     pub fn has_replay_cache(&self) -> bool {
         self.replay.is_some()

@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::challenge::{ChallengeBuilder, ErrorCode};
-use crate::extract::AuthScheme;
 use super::dpop::{DpopError, DpopErrorCode};
 use crate::claims::ClaimError;
 use crate::config::DpopMode;
 use crate::discovery::DocumentError;
+use crate::extract::AuthScheme;
 use crate::jose::JoseError;
 
 /// The check that rejected a token, in the order SPEC section 2 runs them.
@@ -113,7 +113,11 @@ impl VerifyError {
             "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
             _ => ErrorCode::InvalidToken,
         };
-        let target = if on_dpop { AuthScheme::DPoP } else { AuthScheme::Bearer };
+        let target = if on_dpop {
+            AuthScheme::DPoP
+        } else {
+            AuthScheme::Bearer
+        };
         let mut builder = ChallengeBuilder::new(mode);
         if has_error {
             builder = builder.error(code, &description, target);

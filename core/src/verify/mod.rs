@@ -22,16 +22,17 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use self::context::RequestContext;
-use self::dpop::{Binding, DpopParams, Scheme};
+use self::dpop::{Binding, DpopParams, ProofInput, Scheme};
 use self::error::{Reason, VerifyError};
-use crate::cache::Caches;
 use crate::cache::jwks::{self, KeyLookup};
-use crate::claims::{ClaimRules, Claims};
+use crate::cache::{Caches, ReplayCache};
+use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{DomainResolver, IssuerSource, ResolverInput, Verifier};
 use crate::discovery::{self, check_json_response};
 use crate::domain::{DomainPolicy, Issuer};
 use crate::flow::{Action, FetchKey};
 use crate::http::{HttpOutcome, HttpRequest};
+use crate::jose::JoseError;
 use crate::jose::compact::CompactJws;
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::time::UnixTime;
@@ -228,7 +229,7 @@ impl<'a> VerifyAccessToken<'a> {
                     local: Some(set), ..
                 } => {
                     let outcome = match set.select(self.jws.header()) {
-                        Ok(key) => self.finish(key, caches, now),
+                        Ok(key) => self.finish(key, caches.replay_mut(), now),
                         Err(_) => Err(Reason::UnknownKid),
                     };
                     return self.conclude(outcome);
@@ -242,15 +243,11 @@ impl<'a> VerifyAccessToken<'a> {
                     match jwks::lookup(caches.jwks(&jwks_uri), &policy, self.jws.header(), now) {
                         KeyLookup::Hit(_) => {
                             caches.touch(&FetchKey::Jwks(jwks_uri.clone()));
-                            let outcome = match jwks::lookup(
-                                caches.jwks(&jwks_uri),
-                                &policy,
-                                self.jws.header(),
-                                now,
-                            ) {
-                                KeyLookup::Hit(key) => self.finish_shared(key, now),
-                                _ => Err(Reason::Misuse),
-                            };
+                            let outcome =
+                                match caches.key_and_replay(&jwks_uri, self.jws.header(), now) {
+                                    (KeyLookup::Hit(key), replay) => self.finish(key, replay, now),
+                                    _ => Err(Reason::Misuse),
+                                };
                             return self.conclude(outcome);
                         }
                         KeyLookup::Wait => {
@@ -290,7 +287,9 @@ impl<'a> VerifyAccessToken<'a> {
         caches: &Caches,
         now: UnixTime,
     ) -> Option<Result<Claims, VerifyError>> {
-        if !matches!(self.state, State::Start) {
+        // The replay cache needs exclusive access.
+        let proof_to_check = self.ctx.dpop_proof.is_some() || self.scheme == Scheme::Dpop;
+        if !matches!(self.state, State::Start) || (proof_to_check && caches.has_replay_cache()) {
             return None;
         }
         let doc = caches.fresh_discovery(self.issuer.as_str(), now)?;
@@ -302,7 +301,7 @@ impl<'a> VerifyAccessToken<'a> {
         ) else {
             return None;
         };
-        let outcome = self.finish_shared(key, now);
+        let outcome = self.finish(key, None, now);
         Some(match outcome {
             Ok(claims) => {
                 self.state = State::Finished;
@@ -384,39 +383,50 @@ impl<'a> VerifyAccessToken<'a> {
         }
     }
 
-    fn finish(&mut self, key: &Jwk, _caches: &mut Caches, now: UnixTime) -> Result<Claims, Reason> {
-        self.finish_shared(key, now)
-    }
-
     /// SPEC section 2 steps 6 to 8, with the key chosen.
-    fn finish_shared(&mut self, key: &Jwk, now: UnixTime) -> Result<Claims, Reason> {
+    fn finish(
+        &mut self,
+        key: &Jwk,
+        replay: Option<&mut ReplayCache>,
+        now: UnixTime,
+    ) -> Result<Claims, Reason> {
         self.jws.verify(key).map_err(|e| match e {
-            crate::jose::JoseError::InvalidSignature => Reason::InvalidSignature,
+            JoseError::InvalidSignature => Reason::InvalidSignature,
             other => Reason::KeyMismatch(other),
         })?;
         let claims = self.claims.take().ok_or(Reason::Misuse)?;
-        let mut required: Vec<String> = self.verifier.required_claims.clone();
-        required.extend(self.ctx.required_claims.iter().cloned());
-        let rules = ClaimRules::new(self.issuer.as_str(), &self.verifier.audience)
-            .with_required(&required)
-            .with_leeway(self.verifier.leeway);
+        let verifier = self.verifier;
+        let rules = ClaimRules::new(self.issuer.as_str(), &verifier.audience)
+            .with_required(&verifier.required_claims)
+            .with_leeway(verifier.leeway);
         claims.validate(&rules, now).map_err(Reason::Claims)?;
-        let mode = self.verifier.dpop.mode;
-        let binding = dpop::check_binding(
-            mode,
-            self.scheme,
-            self.ctx.dpop_proof.is_some(),
-            claims.get("cnf"),
-        )?;
+        if let Some(name) = self
+            .ctx
+            .required_claims
+            .iter()
+            .find(|n| claims.get(n).is_none_or(serde_json::Value::is_null))
+        {
+            return Err(Reason::Claims(ClaimError::Missing(name.clone())));
+        }
+        let dpop = &verifier.dpop;
+        let has_proof = self.ctx.dpop_proof.is_some();
+        let binding = dpop::check_binding(dpop.mode, self.scheme, has_proof, claims.get("cnf"))?;
         if let Binding::Proof { jkt } = binding {
-            self.check_proof(jkt, now)?;
+            // RFC 9449 section 4.3 and section 7.1: the proof, bound to this token and key.
+            let input = ProofInput {
+                proof: self.ctx.dpop_proof,
+                access_token: self.token,
+                jkt,
+                method: self.ctx.http_method,
+                url: self.ctx.http_url,
+                now,
+                iat_offset: dpop.iat_offset,
+                iat_leeway: dpop.iat_leeway,
+                limits: verifier.limits,
+            };
+            dpop::verify_proof(&input, replay)?;
         }
         Ok(claims)
-    }
-
-    fn check_proof(&self, _jkt: &str, _now: UnixTime) -> Result<(), Reason> {
-        let _ = self.token;
-        Err(Reason::Dpop(dpop::DpopError::MissingProof))
     }
 
     fn error(&self, reason: Reason) -> VerifyError {

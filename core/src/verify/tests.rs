@@ -563,3 +563,312 @@ fn domain_resolver_rules() {
         "called for a token that fails before the network"
     );
 }
+
+mod dpop_matrix {
+    use super::*;
+    use crate::cache::ReplayCache;
+    use crate::jose::jwk::Jwk;
+    use crate::jose::verify::RUST_CRYPTO;
+    use crate::verify::dpop::{DpopError, access_token_hash};
+
+    const URL: &str = "https://api.example/orders?id=1";
+
+    fn proof_jwk(seed: u8) -> Value {
+        let mut j = jwk(seed, "");
+        let o = j.as_object_mut().unwrap();
+        for m in ["kid", "use", "alg"] {
+            o.remove(m);
+        }
+        j
+    }
+
+    fn jkt(seed: u8) -> String {
+        Jwk::from_members(proof_jwk(seed).as_object().unwrap(), &RUST_CRYPTO)
+            .unwrap()
+            .thumbprint()
+    }
+
+    fn proof(seed: u8, token: &str, htm: &str, jti: &str) -> String {
+        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk": proof_jwk(seed)});
+        let claims = json!({"jti": jti, "htm": htm, "htu": "https://api.example/orders",
+                            "iat": NOW, "ath": access_token_hash(token)});
+        sign(seed, header, &claims)
+    }
+
+    fn bound_token() -> String {
+        let mut c = claims();
+        c["cnf"] = json!({"jkt": jkt(7)});
+        sign(1, json!({"alg":"ES256","kid":"k1"}), &c)
+    }
+
+    fn verifier(mode: DpopMode) -> Verifier {
+        VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .dpop(DpopOptions {
+                mode,
+                ..DpopOptions::default()
+            })
+            .build()
+            .unwrap()
+    }
+
+    /// Verifies with warm caches and returns `Ok(())` or (code, status, challenges).
+    fn check(
+        v: &Verifier,
+        caches: &mut Caches,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Result<(), (String, u16, Vec<String>, Reason)> {
+        let now = UnixTime::from_secs(NOW);
+        let mut run = || -> Result<(), crate::verify::error::VerifyError> {
+            let mut flow = v.verify_access_token(token, ctx)?;
+            loop {
+                match flow.poll(caches, now)? {
+                    Action::NeedHttp(req) => {
+                        let body = if req.url == DISCOVERY {
+                            discovery_body()
+                        } else {
+                            jwks_body(&[(1, "k1")])
+                        };
+                        flow.handle_response(caches, Ok(HttpResponse::json(body)), now);
+                    }
+                    Action::Wait(_) => panic!("wait"),
+                    Action::Done(_) => return Ok(()),
+                }
+            }
+        };
+        run().map_err(|e| {
+            (
+                e.code().to_string(),
+                e.status(),
+                e.www_authenticate().to_vec(),
+                e.reason().clone(),
+            )
+        })
+    }
+
+    fn ctx<'a>(
+        scheme: Option<&'a str>,
+        proof: Option<&'a str>,
+        method: &'a str,
+    ) -> RequestContext<'a> {
+        RequestContext {
+            scheme,
+            dpop_proof: proof,
+            http_method: proof.map(|_| method),
+            http_url: proof.map(|_| URL),
+            ..RequestContext::default()
+        }
+    }
+
+    const BEARER: &str = r#"Bearer realm="api""#;
+    const DPOP: &str = r#"DPoP algs="ES256""#;
+
+    fn with_error(on_dpop: bool, code: &str, desc: &str) -> [String; 2] {
+        let e = format!(r#"error="{code}", error_description="{desc}""#);
+        if on_dpop {
+            [BEARER.to_string(), format!(r#"DPoP {e}, algs="ES256""#)]
+        } else {
+            [format!("{BEARER}, {e}"), DPOP.to_string()]
+        }
+    }
+
+    #[test]
+    fn mode_scheme_proof_token_matrix() {
+        let unbound = token("k1");
+        let bound = bound_token();
+        let p_bound = proof(7, &bound, "GET", "j1");
+        let p_unbound = proof(7, &unbound, "GET", "j2");
+        let p_post = proof(7, &bound, "POST", "j3");
+        let p_other_key = proof(8, &bound, "GET", "j4");
+        let allowed = verifier(DpopMode::Allowed);
+        let required = verifier(DpopMode::Required);
+        let disabled = verifier(DpopMode::Disabled);
+        let bare = vec![BEARER.to_string(), DPOP.to_string()];
+        type Expect = Result<(), (&'static str, u16, Vec<String>)>;
+        let cases: Vec<(&str, &Verifier, &str, RequestContext<'_>, Expect)> = vec![
+            (
+                "bearer ok",
+                &allowed,
+                &unbound,
+                ctx(Some("Bearer"), None, "GET"),
+                Ok(()),
+            ),
+            (
+                "no scheme ok",
+                &allowed,
+                &unbound,
+                ctx(None, None, "GET"),
+                Ok(()),
+            ),
+            (
+                "dpop ok",
+                &allowed,
+                &bound,
+                ctx(Some("dpop"), Some(&p_bound), "get"),
+                Ok(()),
+            ),
+            (
+                "dpop no proof",
+                &allowed,
+                &bound,
+                RequestContext {
+                    scheme: Some("DPoP"),
+                    ..Default::default()
+                },
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "bound as bearer",
+                &allowed,
+                &bound,
+                ctx(Some("Bearer"), None, "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(
+                        false,
+                        "invalid_token",
+                        &DpopError::BoundTokenAsBearer.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "dpop on unbound",
+                &allowed,
+                &unbound,
+                ctx(Some("DPoP"), Some(&p_unbound), "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(
+                        true,
+                        "invalid_token",
+                        &DpopError::DpopWithoutBinding.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "bearer with proof",
+                &allowed,
+                &unbound,
+                ctx(Some("Bearer"), Some(&p_unbound), "GET"),
+                Err((
+                    "invalid_request",
+                    400,
+                    with_error(
+                        false,
+                        "invalid_request",
+                        &DpopError::BearerWithProof.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "htm mismatch",
+                &allowed,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_post), "GET"),
+                Err((
+                    "invalid_dpop_proof",
+                    400,
+                    with_error(
+                        true,
+                        "invalid_dpop_proof",
+                        &DpopError::HtmMismatch.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "jkt mismatch",
+                &allowed,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_other_key), "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(true, "invalid_token", &DpopError::JktMismatch.to_string()).to_vec(),
+                )),
+            ),
+            (
+                "proof without scheme",
+                &allowed,
+                &bound,
+                ctx(None, Some(&p_bound), "GET"),
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "basic scheme",
+                &allowed,
+                &unbound,
+                ctx(Some("Basic"), None, "GET"),
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "required: bearer",
+                &required,
+                &unbound,
+                ctx(Some("Bearer"), None, "GET"),
+                Err(("invalid_request", 401, vec![DPOP.to_string()])),
+            ),
+            (
+                "required: dpop ok",
+                &required,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_bound), "GET"),
+                Ok(()),
+            ),
+            (
+                "disabled: bound as bearer ok",
+                &disabled,
+                &bound,
+                ctx(Some("Bearer"), None, "GET"),
+                Ok(()),
+            ),
+            (
+                "disabled: dpop",
+                &disabled,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_bound), "GET"),
+                Err(("invalid_request", 401, vec![BEARER.to_string()])),
+            ),
+        ];
+        for (name, v, token, ctx, expected) in cases {
+            let mut caches = v.new_caches();
+            let got = check(v, &mut caches, token, &ctx).map_err(|(c, s, w, _)| (c, s, w));
+            let expected = expected.map_err(|(c, s, w)| (c.to_string(), s, w));
+            assert_eq!(got, expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn replay_cache_rejects_a_second_use() {
+        let v = verifier(DpopMode::Allowed);
+        let mut caches = v.new_caches().with_replay_cache(ReplayCache::for_window(
+            16,
+            Duration::from_secs(300),
+            Duration::from_secs(30),
+        ));
+        let bound = bound_token();
+        let p = proof(7, &bound, "GET", "once");
+        let c = ctx(Some("DPoP"), Some(&p), "GET");
+        check(&v, &mut caches, &bound, &c).unwrap();
+        // Warm path cannot use the shared fast path with a replay cache.
+        let mut flow = v.verify_access_token(&bound, &c).unwrap();
+        assert!(
+            flow.poll_shared(&caches, UnixTime::from_secs(NOW))
+                .is_none()
+        );
+        let err = check(&v, &mut caches, &bound, &c).unwrap_err();
+        assert_eq!(err.3, Reason::Dpop(DpopError::Replayed));
+        // Without a replay cache the replay is accepted (documented risk, T-64).
+        let mut plain = v.new_caches();
+        check(&v, &mut plain, &bound, &c).unwrap();
+        check(&v, &mut plain, &bound, &c).unwrap();
+    }
+}
