@@ -347,36 +347,8 @@ impl core::error::Error for DpopError {
 // Scheme rules (before the network)
 // ---------------------------------------------------------------------------------------
 
-/// An accepted authentication scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Scheme {
-    /// `Bearer` (RFC 6750).
-    Bearer,
-    /// `DPoP` (RFC 9449 section 7.1).
-    Dpop,
-}
-
-impl Scheme {
-    /// The scheme named `name`, compared ignoring ASCII case (RFC 9110 section 11.1); `None`
-    /// for any other name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        if name.eq_ignore_ascii_case("bearer") {
-            Some(Scheme::Bearer)
-        } else if name.eq_ignore_ascii_case("dpop") {
-            Some(Scheme::Dpop)
-        } else {
-            None
-        }
-    }
-
-    /// The canonical spelling, as in a challenge.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Bearer => "Bearer",
-            Scheme::Dpop => "DPoP",
-        }
-    }
-}
+/// An accepted authentication scheme: the one token extraction reports.
+pub use crate::extract::AuthScheme as Scheme;
 
 /// Which DPoP-only request parameters a verification received, for [`check_scheme`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -422,7 +394,7 @@ impl DpopParams {
 ///
 /// let none = DpopParams::default();
 /// assert_eq!(check_scheme(DpopMode::Allowed, None, none), Ok(Scheme::Bearer));
-/// assert_eq!(check_scheme(DpopMode::Allowed, Some("dPoP"), none), Ok(Scheme::Dpop));
+/// assert_eq!(check_scheme(DpopMode::Allowed, Some("dPoP"), none), Ok(Scheme::DPoP));
 /// assert!(check_scheme(DpopMode::Required, Some("Bearer"), none).is_err());
 /// ```
 pub fn check_scheme(
@@ -436,7 +408,7 @@ pub fn check_scheme(
     };
     match (mode, parsed) {
         (DpopMode::Disabled, Some(Scheme::Bearer)) => Ok(Scheme::Bearer),
-        (DpopMode::Required, Some(Scheme::Dpop)) => Ok(Scheme::Dpop),
+        (DpopMode::Required, Some(Scheme::DPoP)) => Ok(Scheme::DPoP),
         (DpopMode::Allowed, Some(s)) => {
             if scheme.is_none() && params.any() {
                 Err(DpopError::DpopParamsWithoutScheme)
@@ -511,7 +483,7 @@ pub fn check_binding<'c>(
     match (mode, scheme) {
         // SPEC section 3: disabled ignores DPoP entirely, `cnf` included.
         (DpopMode::Disabled, Scheme::Bearer) => return Ok(Binding::Bearer),
-        (DpopMode::Disabled, Scheme::Dpop) | (DpopMode::Required, Scheme::Bearer) => {
+        (DpopMode::Disabled, Scheme::DPoP) | (DpopMode::Required, Scheme::Bearer) => {
             return Err(DpopError::SchemeNotAllowed);
         }
         _ => {}
@@ -522,8 +494,8 @@ pub fn check_binding<'c>(
         (Scheme::Bearer, None) => Ok(Binding::Bearer),
         // RFC 9449 section 7.2: a bound token received as a bearer token MUST be rejected.
         (Scheme::Bearer, Some(_)) => Err(DpopError::BoundTokenAsBearer),
-        (Scheme::Dpop, None) => Err(DpopError::DpopWithoutBinding),
-        (Scheme::Dpop, Some(jkt)) => Ok(Binding::Proof { jkt }),
+        (Scheme::DPoP, None) => Err(DpopError::DpopWithoutBinding),
+        (Scheme::DPoP, Some(jkt)) => Ok(Binding::Proof { jkt }),
     }
 }
 
@@ -1352,8 +1324,8 @@ mod tests {
             (Allowed, None, none, Ok(Scheme::Bearer)),
             (Allowed, Some("Bearer"), none, Ok(Scheme::Bearer)),
             (Allowed, Some("bEARER"), proof, Ok(Scheme::Bearer)),
-            (Allowed, Some("DPoP"), proof, Ok(Scheme::Dpop)),
-            (Allowed, Some("dpop"), none, Ok(Scheme::Dpop)),
+            (Allowed, Some("DPoP"), proof, Ok(Scheme::DPoP)),
+            (Allowed, Some("dpop"), none, Ok(Scheme::DPoP)),
             (Allowed, Some("Basic"), none, Err(NotAllowed)),
             (Allowed, Some(""), none, Err(NotAllowed)),
             (Allowed, Some(" dpop"), none, Err(NotAllowed)),
@@ -1361,8 +1333,8 @@ mod tests {
             (Allowed, None, method, Err(ParamsNoScheme)),
             (Allowed, None, url, Err(ParamsNoScheme)),
             (Allowed, None, url_mcd, Ok(Scheme::Bearer)),
-            (Required, Some("DPOP"), proof, Ok(Scheme::Dpop)),
-            (Required, Some("dpop"), none, Ok(Scheme::Dpop)),
+            (Required, Some("DPOP"), proof, Ok(Scheme::DPoP)),
+            (Required, Some("dpop"), none, Ok(Scheme::DPoP)),
             (Required, None, none, Err(NotAllowed)),
             (Required, None, proof, Err(NotAllowed)),
             (Required, Some("Bearer"), proof, Err(NotAllowed)),
@@ -1413,7 +1385,7 @@ mod tests {
     #[test]
     fn binding_matrix() {
         use DpopMode::{Allowed, Disabled, Required};
-        use Scheme::{Bearer, Dpop};
+        use Scheme::{Bearer, DPoP as Dpop};
         let bound = Some(json!({"jkt": "thumb"}));
         let unbound: Option<Value> = None;
         let bad = Some(json!({"jkt": 7}));

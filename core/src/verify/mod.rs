@@ -63,7 +63,7 @@ impl Verifier {
         };
         let scheme =
             dpop::check_scheme(mode, ctx.scheme, params).map_err(|e| fail(e.into(), false))?;
-        let dpop_scheme = scheme == Scheme::Dpop;
+        let dpop_scheme = scheme == Scheme::DPoP;
         let fail = |reason: Reason| fail(reason, dpop_scheme);
         if token.is_empty() {
             return Err(fail(Reason::MissingToken));
@@ -288,7 +288,7 @@ impl<'a> VerifyAccessToken<'a> {
         now: UnixTime,
     ) -> Option<Result<Claims, VerifyError>> {
         // The replay cache needs exclusive access.
-        let proof_to_check = self.ctx.dpop_proof.is_some() || self.scheme == Scheme::Dpop;
+        let proof_to_check = self.ctx.dpop_proof.is_some() || self.scheme == Scheme::DPoP;
         if !matches!(self.state, State::Start) || (proof_to_check && caches.has_replay_cache()) {
             return None;
         }
@@ -433,7 +433,7 @@ impl<'a> VerifyAccessToken<'a> {
         VerifyError::new(
             reason,
             self.verifier.dpop.mode,
-            self.scheme == Scheme::Dpop,
+            self.scheme == Scheme::DPoP,
             self.verifier.resource_metadata.as_deref(),
         )
     }
