@@ -117,9 +117,10 @@ impl Jwk {
         if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
             return Err(JoseError::PrivateKeyMaterial);
         }
-        let kid = optional_string(members, "kid")?;
-        let key_use = optional_string(members, "use")?;
-        let alg = optional_string(members, "alg")?;
+        let string = |name| json::optional_string(members, name, JoseError::InvalidKey);
+        let kid = string("kid")?;
+        let key_use = string("use")?;
+        let alg = string("alg")?;
         let key_ops = match members.get("key_ops") {
             None => None,
             Some(Value::Array(ops)) => {
@@ -352,17 +353,6 @@ impl JwkSet {
             }
             (None, _) => Err(JoseError::NoMatchingKey),
         }
-    }
-}
-
-fn optional_string(
-    members: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, JoseError> {
-    match members.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(JoseError::InvalidKey(name)),
     }
 }
 
