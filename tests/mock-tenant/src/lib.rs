@@ -28,6 +28,8 @@
 //! # Ok::<(), auth0_api_mock_tenant::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod endpoint;
 mod jose;
 mod server;
