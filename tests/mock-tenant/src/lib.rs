@@ -978,6 +978,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handles_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<MockTenant>();
+        shareable::<JwtClient>();
+        shareable::<TokenSpec>();
+    }
+
+    #[test]
     fn paths_are_normalised() {
         for (input, want) in [
             ("/oauth/token", "/oauth/token"),
