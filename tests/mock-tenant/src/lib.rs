@@ -28,6 +28,8 @@
 //! # Ok::<(), auth0_api_mock_tenant::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod endpoint;
 mod jose;
 mod server;
@@ -974,6 +976,14 @@ impl Drop for MockTenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handles_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<MockTenant>();
+        shareable::<JwtClient>();
+        shareable::<TokenSpec>();
+    }
 
     #[test]
     fn paths_are_normalised() {
