@@ -400,7 +400,13 @@ fn rsa_material(
     let max_bits = (*bits.end()).min(MAX_RSA_MODULUS_BITS);
     let n =
         base64_member(members, "n", max_bits.div_ceil(8)).map_err(|e| match members.get("n") {
-            Some(Value::String(s)) if URL_SAFE_NO_PAD.decode(s).is_ok() => JoseError::KeySize,
+            // Too long but well formed: a key too large, told apart without decoding (T-18).
+            Some(Value::String(s))
+                if s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                JoseError::KeySize
+            }
             _ => e,
         })?;
     let e = base64_member(members, "e", 8)?;
