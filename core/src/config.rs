@@ -1,4 +1,17 @@
-//! Verifier configuration and its validation.
+//! Verifier configuration and its validation (SPEC section 1).
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use crate::cache::{CachePolicy, Caches};
+use crate::domain::{DomainPolicy, Issuer};
+use crate::jose::compact::Limits;
+use crate::jose::jwk::KeySetLimits;
+use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
+use crate::jose::{Algorithm, JoseError};
 
 /// How DPoP-bound tokens (RFC 9449) are treated. Defaults to [`DpopMode::Allowed`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -11,4 +24,399 @@ pub enum DpopMode {
     /// Only the `Bearer` scheme; DPoP is ignored entirely (a token with `cnf.jkt` is accepted
     /// as a bearer token).
     Disabled,
+}
+
+/// DPoP settings (SPEC section 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DpopOptions {
+    /// The mode. Defaults to [`DpopMode::Allowed`].
+    pub mode: DpopMode,
+    /// The maximum age of a proof (`iat` in the past). Defaults to 300 s.
+    pub iat_offset: Duration,
+    /// How far in the future a proof `iat` may be. Defaults to 30 s.
+    pub iat_leeway: Duration,
+}
+
+impl Default for DpopOptions {
+    fn default() -> Self {
+        Self {
+            mode: DpopMode::Allowed,
+            iat_offset: Duration::from_secs(300),
+            iat_leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required option is missing or empty (`missing_required_argument_error`).
+    Missing(&'static str),
+    /// An option has an invalid value (`invalid_configuration_error`).
+    Invalid {
+        /// The option at fault.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// The wire code: `missing_required_argument_error` or `invalid_configuration_error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Missing(_) => "missing_required_argument_error",
+            ConfigError::Invalid { .. } => "invalid_configuration_error",
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing(option) => write!(f, "missing required option {option}"),
+            ConfigError::Invalid { option, reason } => {
+                write!(f, "invalid option {option}: {reason}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// What a [`DomainResolver`] is told about the request it resolves for.
+#[derive(Clone, Copy, Debug)]
+pub struct ResolverInput<'a> {
+    /// The full request URL, when the caller gave it.
+    pub request_url: Option<&'a str>,
+    /// The request headers, as given by the caller.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The token's `iss`, NOT verified yet: use it only to choose among domains you trust.
+    pub unverified_issuer: &'a str,
+}
+
+/// Chooses, per request, the domains whose tokens are accepted (multiple custom domains).
+///
+/// Called before any network request, once per verification, only after the token passed the
+/// checks that need no network. Each answer is normalised like a configured domain; the
+/// token's `iss` must equal one of them exactly.
+pub trait DomainResolver: Send + Sync {
+    /// The accepted domains for this request.
+    ///
+    /// # Errors
+    /// Any failure rejects the token (the error is kept as the rejection's source).
+    fn resolve(&self, input: &ResolverInput<'_>) -> Result<Vec<String>, ResolverError>;
+}
+
+/// A resolver's failure, carried as the rejection's source.
+#[derive(Debug)]
+pub struct ResolverError(pub Box<dyn core::error::Error + Send + Sync>);
+
+impl fmt::Display for ResolverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "domain resolver failed: {}", self.0)
+    }
+}
+
+impl core::error::Error for ResolverError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// Where the expected issuer comes from.
+pub(crate) enum IssuerSource {
+    Single(Issuer),
+    Static(Vec<Issuer>),
+    Resolver(Box<dyn DomainResolver>),
+}
+
+impl fmt::Debug for IssuerSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssuerSource::Single(i) => f.debug_tuple("Single").field(i).finish(),
+            IssuerSource::Static(l) => f.debug_tuple("Static").field(l).finish(),
+            IssuerSource::Resolver(_) => f.write_str("Resolver"),
+        }
+    }
+}
+
+/// Builds a [`Verifier`]. See SPEC section 1 for each option.
+#[derive(Default)]
+pub struct VerifierConfig {
+    domain: Option<String>,
+    domains: Option<Vec<String>>,
+    resolver: Option<Box<dyn DomainResolver>>,
+    audience: Option<String>,
+    algorithms: Option<Vec<String>>,
+    dpop: DpopOptions,
+    cache: CachePolicy,
+    limits: Limits,
+    key_limits: KeySetLimits,
+    required_claims: Vec<String>,
+    leeway: Duration,
+    provider: Option<&'static dyn CryptoProvider>,
+    resource_metadata: Option<String>,
+    domain_policy: DomainPolicy,
+}
+
+impl VerifierConfig {
+    /// An empty configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tenant domain, e.g. `example.auth0.com` (normalised to `https://host/`).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// A static allowlist of domains (multiple custom domains); used instead of `domain` for
+    /// verification.
+    pub fn domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains = Some(domains.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A resolver called per request (multiple custom domains); used instead of `domain`.
+    pub fn domain_resolver(mut self, resolver: impl DomainResolver + 'static) -> Self {
+        self.resolver = Some(Box::new(resolver));
+        self
+    }
+
+    /// The API identifier every token must carry in `aud`. Required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The accepted algorithms by name. Defaults to `["RS256"]`; duplicates are removed; any
+    /// `HS*`, `none` or unknown name is a configuration error.
+    pub fn algorithms<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.algorithms = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// DPoP mode and proof time window. Defaults to [`DpopOptions::default`].
+    pub fn dpop(mut self, dpop: DpopOptions) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
+    /// Cache lifetimes and bounds. Defaults to [`CachePolicy::default`].
+    pub fn cache(mut self, cache: CachePolicy) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Token size and nesting limits. Defaults to [`Limits::default`] (16 KiB, depth 32).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// JWK Set limits. Defaults to [`KeySetLimits::default`].
+    pub fn key_set_limits(mut self, limits: KeySetLimits) -> Self {
+        self.key_limits = limits;
+        self
+    }
+
+    /// Claims every token must carry, in addition to `iss`, `aud`, `exp` and `iat`.
+    pub fn required_claim(mut self, name: impl Into<String>) -> Self {
+        self.required_claims.push(name.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 0 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The crypto provider. Defaults to [`RUST_CRYPTO`].
+    pub fn crypto_provider(mut self, provider: &'static dyn CryptoProvider) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// The RFC 9728 metadata URL advertised as `resource_metadata` on every challenge.
+    pub fn resource_metadata_url(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// Which hosts a domain may name beyond DNS names. Defaults to [`DomainPolicy::STRICT`]:
+    /// IP literals and `localhost` are refused (allow them for local tenants and tests).
+    pub fn domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.domain_policy = policy;
+        self
+    }
+
+    /// Validates the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] for a missing audience or issuer source,
+    /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
+    /// list, or an RSA size range outside 2048..=8192 bits.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        let audience = self
+            .audience
+            .filter(|a| !a.trim().is_empty())
+            .ok_or(ConfigError::Missing("audience"))?;
+        let invalid_domain = |option| {
+            move |_| ConfigError::Invalid {
+                option,
+                reason: "not a valid https domain",
+            }
+        };
+        let domain = match self.domain {
+            Some(d) => Some(
+                Issuer::from_domain_with(&d, &self.domain_policy)
+                    .map_err(invalid_domain("domain"))?,
+            ),
+            None => None,
+        };
+        let source = if let Some(resolver) = self.resolver {
+            IssuerSource::Resolver(resolver)
+        } else if let Some(list) = self.domains {
+            if list.is_empty() {
+                return Err(ConfigError::Invalid {
+                    option: "domains",
+                    reason: "empty list",
+                });
+            }
+            let issuers = list
+                .iter()
+                .map(|d| Issuer::from_domain_with(d, &self.domain_policy))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid_domain("domains"))?;
+            IssuerSource::Static(issuers)
+        } else if let Some(domain) = domain.clone() {
+            IssuerSource::Single(domain)
+        } else {
+            return Err(ConfigError::Missing("domain"));
+        };
+        let algorithms = match self.algorithms {
+            None => alloc::vec![Algorithm::RS256],
+            Some(names) => parse_algorithms(&names)?,
+        };
+        let bits = &self.key_limits.rsa_modulus_bits;
+        if *bits.start() < 2048
+            || *bits.end() > crate::jose::jwk::MAX_RSA_MODULUS_BITS
+            || bits.is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                option: "key_set_limits",
+                reason: "rsa sizes must lie in 2048..=8192",
+            });
+        }
+        Ok(Verifier {
+            domain,
+            source,
+            audience,
+            algorithms,
+            dpop: self.dpop,
+            cache: self.cache,
+            limits: self.limits,
+            key_limits: self.key_limits,
+            required_claims: self.required_claims,
+            leeway: self.leeway,
+            provider: self.provider.unwrap_or(&RUST_CRYPTO),
+            resource_metadata: self.resource_metadata,
+            domain_policy: self.domain_policy,
+        })
+    }
+}
+
+/// Parses an algorithm list: non-empty, asymmetric only, duplicates removed, order kept.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for an empty list or a name that is `HS*`, `none` or unknown.
+pub fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, ConfigError> {
+    let mut out = Vec::new();
+    for name in names {
+        let alg = Algorithm::from_name(name.as_ref().trim()).map_err(|e| ConfigError::Invalid {
+            option: "algorithms",
+            reason: match e {
+                JoseError::SymmetricAlgorithm => "symmetric algorithms are not allowed",
+                JoseError::UnsecuredAlgorithm => "none is not allowed",
+                _ => "unsupported algorithm",
+            },
+        })?;
+        if !out.contains(&alg) {
+            out.push(alg);
+        }
+    }
+    if out.is_empty() {
+        return Err(ConfigError::Invalid {
+            option: "algorithms",
+            reason: "empty list",
+        });
+    }
+    Ok(out)
+}
+
+/// A validated configuration: verifies access tokens (see [`Verifier::verify_access_token`]).
+#[derive(Debug)]
+pub struct Verifier {
+    pub(crate) domain: Option<Issuer>,
+    pub(crate) source: IssuerSource,
+    pub(crate) audience: String,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) dpop: DpopOptions,
+    pub(crate) cache: CachePolicy,
+    pub(crate) limits: Limits,
+    pub(crate) key_limits: KeySetLimits,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) leeway: Duration,
+    pub(crate) provider: &'static dyn CryptoProvider,
+    pub(crate) resource_metadata: Option<String>,
+    pub(crate) domain_policy: DomainPolicy,
+}
+
+impl Verifier {
+    /// Empty caches with this verifier's policy.
+    pub fn new_caches(&self) -> Caches {
+        Caches::new(self.cache)
+    }
+
+    /// The tenant issuer (`https://host/`) when `domain` was configured.
+    pub fn domain(&self) -> Option<&Issuer> {
+        self.domain.as_ref()
+    }
+
+    /// The audience.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The accepted algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The DPoP options.
+    pub fn dpop(&self) -> &DpopOptions {
+        &self.dpop
+    }
+
+    /// The cache policy.
+    pub fn cache_policy(&self) -> &CachePolicy {
+        &self.cache
+    }
+
+    /// The crypto provider.
+    pub fn crypto_provider(&self) -> &'static dyn CryptoProvider {
+        self.provider
+    }
 }

@@ -1,1 +1,228 @@
-//! TODO
+//! OpenID Connect discovery (OpenID Connect Discovery 1.0 section 4; RFC 8414 section 3).
+
+use alloc::string::String;
+
+use serde_json::Value;
+
+use crate::http::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY};
+use crate::jose::json::{self, DEFAULT_MAX_DEPTH, JsonError};
+
+/// The members of a discovery document this crate uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoveryDocument {
+    /// `issuer`, equal to the expected issuer.
+    pub issuer: String,
+    /// `jwks_uri`, an `https` URL.
+    pub jwks_uri: String,
+    /// `token_endpoint`, an `https` URL, when present.
+    pub token_endpoint: Option<String>,
+}
+
+/// Why a discovery or JWKS response was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DocumentError {
+    /// A status other than 2xx (redirects are never followed).
+    Status(u16),
+    /// The content type is not JSON.
+    ContentType,
+    /// The body is larger than 1 MiB.
+    TooLarge,
+    /// The body is not a strict JSON object.
+    Json(JsonError),
+    /// `issuer` differs from the expected issuer (OpenID Connect Discovery 1.0 section 4.3).
+    IssuerMismatch,
+    /// A required member is missing or not a string.
+    MissingMember(&'static str),
+    /// A URL member is not an absolute `https` URL without user info or fragment.
+    InvalidUrl(&'static str),
+}
+
+impl core::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DocumentError::Status(s) => write!(f, "unexpected status {s}"),
+            DocumentError::ContentType => f.write_str("content type is not json"),
+            DocumentError::TooLarge => f.write_str("body too large"),
+            DocumentError::Json(e) => write!(f, "{e}"),
+            DocumentError::IssuerMismatch => {
+                f.write_str("issuer does not match the expected issuer")
+            }
+            DocumentError::MissingMember(m) => write!(f, "missing or invalid member {m}"),
+            DocumentError::InvalidUrl(m) => write!(f, "{m} is not an https url"),
+        }
+    }
+}
+
+impl core::error::Error for DocumentError {}
+
+/// The discovery request for `issuer` (`https://host[:port]/`).
+pub fn discovery_request(issuer: &str) -> HttpRequest {
+    HttpRequest::get(alloc::format!("{issuer}.well-known/openid-configuration"))
+}
+
+/// Checks status, content type and size of a JSON document response (discovery, JWKS).
+///
+/// # Errors
+/// [`DocumentError::Status`], [`DocumentError::ContentType`] or [`DocumentError::TooLarge`].
+pub fn check_json_response(response: &HttpResponse) -> Result<&[u8], DocumentError> {
+    if !response.is_success() {
+        return Err(DocumentError::Status(response.status));
+    }
+    if response.body.len() > MAX_RESPONSE_BODY {
+        return Err(DocumentError::TooLarge);
+    }
+    // application/json, application/jwk-set+json, and any other +json type.
+    let is_json = response.media_type().is_some_and(|t| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    });
+    if !is_json {
+        return Err(DocumentError::ContentType);
+    }
+    Ok(&response.body)
+}
+
+/// Parses a discovery response and checks it against `expected_issuer`.
+///
+/// # Errors
+/// The [`DocumentError`] naming the failed check.
+pub fn parse_discovery(
+    expected_issuer: &str,
+    response: &HttpResponse,
+) -> Result<DiscoveryDocument, DocumentError> {
+    let body = check_json_response(response)?;
+    let doc = json::parse_object(body, DEFAULT_MAX_DEPTH).map_err(DocumentError::Json)?;
+    let string = |name: &'static str| match doc.get(name) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        _ => Err(DocumentError::MissingMember(name)),
+    };
+    let issuer = string("issuer")?;
+    // Exact string comparison: no normalisation of the server's answer (mix-up defence).
+    if issuer != expected_issuer {
+        return Err(DocumentError::IssuerMismatch);
+    }
+    let jwks_uri = string("jwks_uri")?;
+    check_https_url(jwks_uri, "jwks_uri")?;
+    let token_endpoint = match doc.get("token_endpoint") {
+        None => None,
+        Some(Value::String(s)) => {
+            check_https_url(s, "token_endpoint")?;
+            Some(s.clone())
+        }
+        Some(_) => return Err(DocumentError::MissingMember("token_endpoint")),
+    };
+    Ok(DiscoveryDocument {
+        issuer: String::from(issuer),
+        jwks_uri: String::from(jwks_uri),
+        token_endpoint,
+    })
+}
+
+/// Accepts an absolute `https` URL with a non-empty host, no user info, no fragment, and no
+/// white space, control characters or backslashes.
+///
+/// # Errors
+/// [`DocumentError::InvalidUrl`] naming `member`.
+pub fn check_https_url(url: &str, member: &'static str) -> Result<(), DocumentError> {
+    let bad = DocumentError::InvalidUrl(member);
+    let rest = url.strip_prefix("https://").ok_or(bad.clone())?;
+    if url.len() > 2048
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '#')
+    {
+        return Err(bad);
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || authority.starts_with(':') {
+        return Err(bad);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: &str = "https://tenant.example/";
+
+    fn doc(body: &str) -> Result<DiscoveryDocument, DocumentError> {
+        parse_discovery(ISS, &HttpResponse::json(body))
+    }
+
+    #[test]
+    fn table() {
+        use DocumentError::*;
+        let ok = r#"{"issuer":"https://tenant.example/","jwks_uri":"https://tenant.example/.well-known/jwks.json","token_endpoint":"https://tenant.example/oauth/token"}"#;
+        assert_eq!(
+            doc(ok).unwrap().jwks_uri,
+            "https://tenant.example/.well-known/jwks.json"
+        );
+        let cases: &[(&str, DocumentError)] = &[
+            (
+                r#"{"issuer":"https://tenant.example","jwks_uri":"https://t/j"}"#,
+                IssuerMismatch,
+            ),
+            (
+                r#"{"issuer":"https://TENANT.example/","jwks_uri":"https://t/j"}"#,
+                IssuerMismatch,
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/"}"#,
+                MissingMember("jwks_uri"),
+            ),
+            (r#"{"jwks_uri":"https://t/j"}"#, MissingMember("issuer")),
+            (
+                r#"{"issuer":"https://tenant.example/","jwks_uri":"http://t/j"}"#,
+                InvalidUrl("jwks_uri"),
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/","jwks_uri":"file:///etc/passwd"}"#,
+                InvalidUrl("jwks_uri"),
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/","jwks_uri":"https://user@evil/j"}"#,
+                InvalidUrl("jwks_uri"),
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/","jwks_uri":"https:///j"}"#,
+                InvalidUrl("jwks_uri"),
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/","jwks_uri":7}"#,
+                MissingMember("jwks_uri"),
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/","issuer":"https://tenant.example/","jwks_uri":"https://t/j"}"#,
+                Json(JsonError::DuplicateMember),
+            ),
+            (r#"[]"#, Json(JsonError::NotAnObject)),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(doc(body).as_ref().err(), Some(expected), "{body}");
+        }
+    }
+
+    #[test]
+    fn response_checks() {
+        let r = HttpResponse::new(302, "application/json", "{}");
+        assert_eq!(
+            parse_discovery(ISS, &r).err(),
+            Some(DocumentError::Status(302))
+        );
+        let r = HttpResponse::new(200, "text/html", "<html>");
+        assert_eq!(
+            parse_discovery(ISS, &r).err(),
+            Some(DocumentError::ContentType)
+        );
+        let r = HttpResponse::json(alloc::vec![b' '; MAX_RESPONSE_BODY + 1]);
+        assert_eq!(
+            parse_discovery(ISS, &r).err(),
+            Some(DocumentError::TooLarge)
+        );
+        assert_eq!(
+            discovery_request(ISS).url,
+            "https://tenant.example/.well-known/openid-configuration"
+        );
+    }
+}

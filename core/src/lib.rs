@@ -50,3 +50,7 @@ pub mod verify;
 
 pub use flow::{Action, FetchKey};
 pub use time::UnixTime;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,1 +1,320 @@
-//! TODO
+//! Optional bounded DPoP `jti` replay cache (RFC 9449 section 11.1).
+//!
+//! Without a replay cache, a captured access token and DPoP proof can be replayed at the same
+//! method and URL for the whole acceptance window of the proof (`iat_offset + iat_leeway`,
+//! 330 s by default). [`ReplayCache`] remembers every accepted proof for that window and
+//! rejects a second use.
+//!
+//! # Keys
+//! A [`ReplayKey`] is the SHA-256 of the proof key's RFC 7638 thumbprint and the proof `jti`
+//! (each length-prefixed), so the cache never stores attacker-chosen strings and its memory
+//! per entry is fixed. RFC 9449 section 11.1 asks for `jti` uniqueness per target URI; keying
+//! by `(jkt, jti)` instead is stricter: the same `jti` from the same key is refused at *any*
+//! URI, and in particular at two URLs that normalise equal. Honest clients draw a fresh `jti`
+//! for every proof, so they are not affected; a different key cannot consume another key's
+//! `jti` values.
+//!
+//! # Lifetime and bound
+//! An entry lives for the cache's `lifetime` (normally `iat_offset + iat_leeway`) from its
+//! insertion: a proof accepted at `t` has `iat <= t + iat_leeway` and so stays acceptable
+//! until `t + iat_leeway + iat_offset` at most. The number of entries is fixed at
+//! construction. When the cache is full of unexpired entries it **fails closed**: the new
+//! proof is rejected with [`DpopError::ReplayCacheFull`] rather than forgetting an entry that
+//! could then be replayed.
+//!
+//! The cache is plain data (no locks, no `Arc`); time is an input.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use core::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::time::UnixTime;
+use crate::verify::dpop::DpopError;
+
+/// A replay-cache key: SHA-256 over the proof key thumbprint and the proof `jti`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplayKey([u8; 32]);
+
+impl ReplayKey {
+    /// The key for a proof signed by the key with thumbprint `jkt` and carrying `jti`.
+    ///
+    /// Both inputs are length-prefixed (64-bit big-endian) before hashing, so no pair of
+    /// inputs can collide by shifting bytes from one to the other.
+    pub fn new(jkt: &str, jti: &str) -> Self {
+        let mut hasher = Sha256::new();
+        for part in [jkt, jti] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&hasher.finalize());
+        Self(out)
+    }
+
+    /// The raw 32-byte digest.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for ReplayKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ReplayKey(")?;
+        for b in self.0.iter().take(4) {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str("..)")
+    }
+}
+
+/// A bounded set of recently seen DPoP proofs (RFC 9449 section 11.1).
+///
+/// Plain data: share it between threads behind the adapter's lock. See the
+/// [module documentation](self) for the key, lifetime and full-cache policy.
+///
+/// # Examples
+/// ```
+/// use core::time::Duration;
+/// use auth0_api::cache::replay::{ReplayCache, ReplayKey};
+/// use auth0_api::UnixTime;
+///
+/// let mut cache = ReplayCache::new(1000, Duration::from_secs(330));
+/// let key = ReplayKey::new("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "e1j3V_bKic8-LAEB");
+/// let now = UnixTime::from_secs(1_562_262_618);
+/// assert!(cache.check_and_insert(key, now).is_ok());
+/// assert!(cache.check_and_insert(key, now).is_err()); // replayed
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReplayCache {
+    capacity: usize,
+    lifetime: Duration,
+    /// Key to the instant after which the entry is forgotten.
+    entries: BTreeMap<ReplayKey, UnixTime>,
+    /// The same entries ordered by expiry, so purging is cheap.
+    by_expiry: BTreeSet<(UnixTime, ReplayKey)>,
+}
+
+impl ReplayCache {
+    /// The default number of entries, used by [`ReplayCache::for_window`] callers that have
+    /// no better figure: 10 000 entries of about 100 bytes each.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// An empty cache holding at most `capacity` entries, each for `lifetime` after insertion.
+    ///
+    /// A `capacity` of 0 rejects every proof (fail closed); pass no cache at all to disable
+    /// replay protection.
+    pub fn new(capacity: usize, lifetime: Duration) -> Self {
+        Self {
+            capacity,
+            lifetime,
+            entries: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
+        }
+    }
+
+    /// An empty cache whose entries live for the DPoP `iat` window, `iat_offset + iat_leeway`
+    /// (saturating).
+    pub fn for_window(capacity: usize, iat_offset: Duration, iat_leeway: Duration) -> Self {
+        Self::new(capacity, iat_offset.saturating_add(iat_leeway))
+    }
+
+    /// The maximum number of entries, fixed at construction.
+    pub const fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How long an entry lives after insertion.
+    pub const fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// The number of entries currently held, including expired ones not yet purged.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `key` is held and unexpired at `now`.
+    pub fn contains(&self, key: &ReplayKey, now: UnixTime) -> bool {
+        self.entries.get(key).is_some_and(|expires| now <= *expires)
+    }
+
+    /// Forgets every entry that expired before `now`.
+    pub fn purge_expired(&mut self, now: UnixTime) {
+        while let Some(&(expires, key)) = self.by_expiry.first() {
+            if expires >= now {
+                break;
+            }
+            self.by_expiry.remove(&(expires, key));
+            self.entries.remove(&key);
+        }
+    }
+
+    /// Records `key` as used at `now`, or refuses it if it was already used.
+    ///
+    /// Expired entries are purged first. An entry inserted at `t` is live up to and including
+    /// `t + lifetime`.
+    ///
+    /// # Errors
+    /// [`DpopError::Replayed`] if `key` is held and unexpired; [`DpopError::ReplayCacheFull`]
+    /// if the cache holds `capacity` unexpired entries (nothing is forgotten to make room).
+    pub fn check_and_insert(&mut self, key: ReplayKey, now: UnixTime) -> Result<(), DpopError> {
+        self.purge_expired(now);
+        // After the purge every held entry is live at `now`.
+        if self.entries.contains_key(&key) {
+            return Err(DpopError::Replayed);
+        }
+        if self.entries.len() >= self.capacity {
+            return Err(DpopError::ReplayCacheFull);
+        }
+        let expires = now.saturating_add(self.lifetime);
+        self.entries.insert(key, expires);
+        self.by_expiry.insert((expires, key));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+
+    use super::*;
+
+    fn t(secs: u64) -> UnixTime {
+        UnixTime::from_secs(secs)
+    }
+
+    fn key(jti: &str) -> ReplayKey {
+        ReplayKey::new("jkt", jti)
+    }
+
+    #[test]
+    fn keys_are_hashes_of_both_parts() {
+        assert_eq!(key("a"), key("a"));
+        assert_ne!(key("a"), key("b"));
+        assert_ne!(ReplayKey::new("k1", "a"), ReplayKey::new("k2", "a"));
+        // Length prefixes: moving bytes between the parts changes the key.
+        assert_ne!(ReplayKey::new("ab", "c"), ReplayKey::new("a", "bc"));
+        assert_ne!(ReplayKey::new("", "ab"), ReplayKey::new("ab", ""));
+        // The key does not contain the raw jti.
+        let k = ReplayKey::new("jkt", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        assert_ne!(k.as_bytes(), b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        assert!(format!("{k:?}").starts_with("ReplayKey("));
+    }
+
+    /// Transcript: (step, now, jti, expected outcome).
+    #[test]
+    fn transcript_replay_and_expiry() {
+        let mut cache =
+            ReplayCache::for_window(10, Duration::from_secs(300), Duration::from_secs(30));
+        assert_eq!(cache.lifetime(), Duration::from_secs(330));
+        let steps: &[(&str, u64, &str, Result<(), DpopError>)] = &[
+            ("first use", 1000, "a", Ok(())),
+            ("second use at once", 1000, "a", Err(DpopError::Replayed)),
+            ("other jti", 1001, "b", Ok(())),
+            ("replay within window", 1200, "a", Err(DpopError::Replayed)),
+            (
+                "replay on the last second",
+                1330,
+                "a",
+                Err(DpopError::Replayed),
+            ),
+            ("after the window", 1331, "a", Ok(())),
+            ("b still live", 1331, "b", Err(DpopError::Replayed)),
+            ("b expired", 1332, "b", Ok(())),
+        ];
+        for (name, now, jti, expected) in steps {
+            assert_eq!(
+                cache.check_and_insert(key(jti), t(*now)),
+                *expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn full_cache_fails_closed_until_entries_expire() {
+        let mut cache = ReplayCache::new(2, Duration::from_secs(10));
+        assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
+        assert_eq!(cache.check_and_insert(key("b"), t(105)), Ok(()));
+        assert_eq!(cache.len(), 2);
+        // Full of unexpired entries: refuse, forget nothing.
+        assert_eq!(
+            cache.check_and_insert(key("c"), t(106)),
+            Err(DpopError::ReplayCacheFull)
+        );
+        assert_eq!(
+            cache.check_and_insert(key("a"), t(106)),
+            Err(DpopError::Replayed)
+        );
+        assert!(cache.contains(&key("a"), t(106)));
+        assert!(!cache.contains(&key("c"), t(106)));
+        // `a` expires after 110: one slot frees up.
+        assert_eq!(cache.check_and_insert(key("c"), t(111)), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(key("d"), t(111)),
+            Err(DpopError::ReplayCacheFull)
+        );
+        assert_eq!(cache.len(), 2);
+        // Much later everything has expired.
+        assert_eq!(cache.check_and_insert(key("d"), t(1000)), Ok(()));
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.capacity(), 2);
+    }
+
+    #[test]
+    fn zero_capacity_rejects_everything() {
+        let mut cache = ReplayCache::new(0, Duration::from_secs(10));
+        assert_eq!(
+            cache.check_and_insert(key("a"), t(1)),
+            Err(DpopError::ReplayCacheFull)
+        );
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn lifetime_saturates_at_the_end_of_time() {
+        let mut cache = ReplayCache::new(4, Duration::from_secs(u64::MAX));
+        assert_eq!(cache.check_and_insert(key("a"), t(u64::MAX - 1)), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(key("a"), t(u64::MAX)),
+            Err(DpopError::Replayed)
+        );
+        let mut cache = ReplayCache::for_window(4, Duration::MAX, Duration::MAX);
+        assert_eq!(cache.check_and_insert(key("a"), t(5)), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(key("a"), t(u64::MAX)),
+            Err(DpopError::Replayed)
+        );
+    }
+
+    #[test]
+    fn time_going_backwards_keeps_entries() {
+        let mut cache = ReplayCache::new(4, Duration::from_secs(10));
+        assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(key("a"), t(50)),
+            Err(DpopError::Replayed)
+        );
+        assert_eq!(cache.check_and_insert(key("b"), t(200)), Ok(()));
+        // Back in time again: `a` was purged at 200 and is accepted anew.
+        assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.by_expiry.len(), cache.entries.len());
+    }
+
+    #[test]
+    fn index_stays_consistent() {
+        let mut cache = ReplayCache::new(50, Duration::from_secs(7));
+        for i in 0..500u64 {
+            let _ = cache.check_and_insert(key(&format!("{}", i % 37)), t(i / 3));
+            assert_eq!(cache.by_expiry.len(), cache.entries.len());
+            assert!(cache.len() <= cache.capacity());
+        }
+    }
+}

@@ -71,13 +71,14 @@ impl<'a> CompactJws<'a> {
         if header_b64.is_empty() {
             return Err(JoseError::EmptySegment(Segment::Header));
         }
-        if signature_b64.is_empty() {
-            return Err(JoseError::EmptySegment(Segment::Signature));
-        }
         let header_bytes = decode(header_b64, Segment::Header)?;
         let members = json::parse_object(&header_bytes, limits.max_json_depth)
             .map_err(JoseError::HeaderJson)?;
         let header = Header::from_members(&members)?;
+        // After the header, so an unsecured `alg: none` token is named as such (T-01).
+        if signature_b64.is_empty() {
+            return Err(JoseError::EmptySegment(Segment::Signature));
+        }
         let payload = decode(payload_b64, Segment::Payload)?;
         let signature = decode(signature_b64, Segment::Signature)?;
         // header '.' payload: both lengths are bounded by the token length.

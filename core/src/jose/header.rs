@@ -4,7 +4,7 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
-use super::{Algorithm, JoseError};
+use super::{Algorithm, JoseError, json};
 
 /// The members of a protected header this crate acts on.
 ///
@@ -48,25 +48,15 @@ impl Header {
             None | Some(Value::Bool(true)) => {}
             Some(_) => return Err(JoseError::UnsupportedCritical),
         }
-        let kid = optional_string(members, "kid")?;
-        let typ = optional_string(members, "typ")?;
+        let string = |name| json::optional_string(members, name, JoseError::InvalidHeaderMember);
+        let kid = string("kid")?;
+        let typ = string("typ")?;
         let jwk = match members.get("jwk") {
             None => None,
             Some(Value::Object(jwk)) => Some(jwk.clone()),
             Some(_) => return Err(JoseError::InvalidHeaderMember("jwk")),
         };
         Ok(Self { alg, kid, typ, jwk })
-    }
-}
-
-fn optional_string(
-    members: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, JoseError> {
-    match members.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(JoseError::InvalidHeaderMember(name)),
     }
 }
 

@@ -71,6 +71,20 @@ pub fn parse_value(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     Ok(value)
 }
 
+/// The string member `name` of `members`, `None` when absent; `error(name)` when present with
+/// another JSON type (never read as absent).
+pub(crate) fn optional_string<E>(
+    members: &Map<String, Value>,
+    name: &'static str,
+    error: impl FnOnce(&'static str) -> E,
+) -> Result<Option<String>, E> {
+    match members.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(error(name)),
+    }
+}
+
 struct Strict<'p> {
     depth_left: usize,
     problem: &'p Cell<Option<JsonError>>,

@@ -117,9 +117,10 @@ impl Jwk {
         if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
             return Err(JoseError::PrivateKeyMaterial);
         }
-        let kid = optional_string(members, "kid")?;
-        let key_use = optional_string(members, "use")?;
-        let alg = optional_string(members, "alg")?;
+        let string = |name| json::optional_string(members, name, JoseError::InvalidKey);
+        let kid = string("kid")?;
+        let key_use = string("use")?;
+        let alg = string("alg")?;
         let key_ops = match members.get("key_ops") {
             None => None,
             Some(Value::Array(ops)) => {
@@ -355,17 +356,6 @@ impl JwkSet {
     }
 }
 
-fn optional_string(
-    members: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, JoseError> {
-    match members.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(JoseError::InvalidKey(name)),
-    }
-}
-
 fn required_string<'m>(
     members: &'m Map<String, Value>,
     name: &'static str,
@@ -410,7 +400,13 @@ fn rsa_material(
     let max_bits = (*bits.end()).min(MAX_RSA_MODULUS_BITS);
     let n =
         base64_member(members, "n", max_bits.div_ceil(8)).map_err(|e| match members.get("n") {
-            Some(Value::String(s)) if URL_SAFE_NO_PAD.decode(s).is_ok() => JoseError::KeySize,
+            // Too long but well formed: a key too large, told apart without decoding (T-18).
+            Some(Value::String(s))
+                if s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                JoseError::KeySize
+            }
             _ => e,
         })?;
     let e = base64_member(members, "e", 8)?;

@@ -1,1 +1,181 @@
-//! TODO
+//! [`VerifyError`] and [`Reason`]: the failed check, its wire code, status and challenges.
+//!
+//! The mapping from cause to code, status and challenge is written once, here.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::challenge::{ChallengeBuilder, ErrorCode};
+use super::dpop::{DpopError, DpopErrorCode};
+use crate::claims::ClaimError;
+use crate::config::DpopMode;
+use crate::discovery::DocumentError;
+use crate::extract::AuthScheme;
+use crate::jose::JoseError;
+
+/// The check that rejected a token, in the order SPEC section 2 runs them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No token was given (the challenge carries no error code, RFC 6750 section 3.1).
+    MissingToken,
+    /// A scheme rule or a DPoP binding rule failed (SPEC section 3).
+    Dpop(DpopError),
+    /// The token is not a well-formed compact JWS, or its `alg` is never accepted.
+    Malformed(JoseError),
+    /// The token's payload is not a strict JSON object.
+    MalformedClaims(ClaimError),
+    /// The token's `alg` is not in the allowed list.
+    AlgorithmNotAllowed,
+    /// With multiple custom domains: the token has no string `iss`.
+    MissingIssuer,
+    /// With multiple custom domains: `iss` is not among the allowed domains.
+    IssuerNotAllowed,
+    /// The domain resolver failed or returned nothing usable.
+    ResolverFailed,
+    /// Discovery failed (transport, status, body or issuer check).
+    DiscoveryFailed(Option<DocumentError>),
+    /// "JWKS request failed": a transport failure, non-2xx status or unusable body.
+    JwksFetchFailed(Option<DocumentError>),
+    /// The JWK Set is not usable.
+    InvalidJwks(JoseError),
+    /// No key in the issuer's set matches the token (after at most one refetch).
+    UnknownKid,
+    /// The key set cannot verify this token (ambiguous keys, key/alg mismatch).
+    KeyMismatch(JoseError),
+    /// The signature does not verify.
+    InvalidSignature,
+    /// A claim check failed.
+    Claims(ClaimError),
+    /// The flow was driven out of order (a response with nothing outstanding, a poll after
+    /// the end). A bug in the driver.
+    Misuse,
+}
+
+impl From<DpopError> for Reason {
+    fn from(e: DpopError) -> Self {
+        Reason::Dpop(e)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::MissingToken => f.write_str("no access token"),
+            Reason::Dpop(e) => write!(f, "{e}"),
+            Reason::Malformed(e) => write!(f, "malformed token: {e}"),
+            Reason::MalformedClaims(e) => write!(f, "malformed token: {e}"),
+            Reason::AlgorithmNotAllowed => f.write_str("algorithm not allowed"),
+            Reason::MissingIssuer => f.write_str("token has no issuer"),
+            Reason::IssuerNotAllowed => f.write_str("issuer not allowed"),
+            Reason::ResolverFailed => f.write_str("domain resolution failed"),
+            Reason::DiscoveryFailed(None) => f.write_str("discovery request failed"),
+            Reason::DiscoveryFailed(Some(e)) => write!(f, "discovery failed: {e}"),
+            Reason::JwksFetchFailed(None) => f.write_str("jwks request failed"),
+            Reason::JwksFetchFailed(Some(e)) => write!(f, "jwks request failed: {e}"),
+            Reason::InvalidJwks(e) => write!(f, "invalid jwks: {e}"),
+            Reason::UnknownKid => f.write_str("no matching key"),
+            Reason::KeyMismatch(e) => write!(f, "{e}"),
+            Reason::InvalidSignature => f.write_str("invalid signature"),
+            Reason::Claims(e) => write!(f, "{e}"),
+            Reason::Misuse => f.write_str("flow driven out of order"),
+        }
+    }
+}
+
+/// A rejected verification: what failed, how to answer the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyError {
+    reason: Reason,
+    challenges: Vec<String>,
+}
+
+impl VerifyError {
+    /// The error for `reason` under `mode`; `dpop_scheme` tells whether the request used the
+    /// `DPoP` scheme, `resource_metadata` is the RFC 9728 URL to advertise, if any.
+    pub fn new(
+        reason: Reason,
+        mode: DpopMode,
+        dpop_scheme: bool,
+        resource_metadata: Option<&str>,
+    ) -> Self {
+        let code = wire_code(&reason);
+        let has_error = match &reason {
+            Reason::MissingToken => false,
+            Reason::Dpop(e) => e.challenge_has_error(),
+            _ => true,
+        };
+        let on_dpop = dpop_scheme || matches!(&reason, Reason::Dpop(e) if e.is_dpop_specific());
+        let description = alloc::format!("{reason}");
+        let code = match code {
+            "invalid_request" => ErrorCode::InvalidRequest,
+            "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
+            _ => ErrorCode::InvalidToken,
+        };
+        let target = if on_dpop {
+            AuthScheme::DPoP
+        } else {
+            AuthScheme::Bearer
+        };
+        let mut builder = ChallengeBuilder::new(mode);
+        if has_error {
+            builder = builder.error(code, &description, target);
+        }
+        if let Some(url) = resource_metadata {
+            builder = builder.resource_metadata(url);
+        }
+        let challenges = builder.build();
+        Self { reason, challenges }
+    }
+
+    /// The failed check.
+    pub fn reason(&self) -> &Reason {
+        &self.reason
+    }
+
+    /// The error code: `verify_access_token_error`, `invalid_request` or `invalid_dpop_proof`.
+    pub fn code(&self) -> &'static str {
+        match wire_code(&self.reason) {
+            "invalid_token" => "verify_access_token_error",
+            other => other,
+        }
+    }
+
+    /// The HTTP status to answer with: 401, or 400 for `invalid_request` and
+    /// `invalid_dpop_proof`.
+    pub fn status(&self) -> u16 {
+        match (&self.reason, wire_code(&self.reason)) {
+            (Reason::MissingToken, _) => 401,
+            (Reason::Dpop(e), _) if !e.challenge_has_error() => 401,
+            (_, "invalid_token") => 401,
+            _ => 400,
+        }
+    }
+
+    /// The `WWW-Authenticate` values to send, in order.
+    pub fn www_authenticate(&self) -> &[String] {
+        &self.challenges
+    }
+}
+
+/// The `error` value of the challenge (RFC 6750 section 3.1, RFC 9449 section 7.1).
+fn wire_code(reason: &Reason) -> &'static str {
+    match reason {
+        Reason::MissingToken => "invalid_request",
+        Reason::Dpop(e) => match e.code() {
+            DpopErrorCode::InvalidRequest => "invalid_request",
+            DpopErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            _ => "invalid_token",
+        },
+        _ => "invalid_token",
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)
+    }
+}
+
+impl core::error::Error for VerifyError {}

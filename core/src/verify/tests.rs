@@ -1,0 +1,874 @@
+//! Transcript tests: the flow driven with canned responses and chosen times.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use alloc::{format, vec};
+use core::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
+use serde_json::{Value, json};
+
+use super::context::RequestContext;
+use super::error::Reason;
+use crate::cache::{CachePolicy, Caches};
+use crate::config::{DpopMode, DpopOptions, Verifier, VerifierConfig};
+use crate::flow::{Action, FetchKey};
+use crate::http::{HttpOutcome, HttpResponse, TransportError, TransportErrorKind};
+use crate::time::UnixTime;
+
+const ISS: &str = "https://tenant.example/";
+const DISCOVERY: &str = "https://tenant.example/.well-known/openid-configuration";
+const JWKS: &str = "https://tenant.example/.well-known/jwks.json";
+const NOW: u64 = 1_700_000_000;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_slice(&[seed; 32]).unwrap()
+}
+
+fn jwk(seed: u8, kid: &str) -> Value {
+    let point = key(seed).verifying_key().to_sec1_point(false);
+    let bytes = point.as_bytes();
+    json!({"kty":"EC","crv":"P-256","kid":kid,"use":"sig","alg":"ES256",
+           "x": B64.encode(&bytes[1..33]), "y": B64.encode(&bytes[33..65])})
+}
+
+fn jwks_body(keys: &[(u8, &str)]) -> Vec<u8> {
+    let keys: Vec<Value> = keys.iter().map(|(s, k)| jwk(*s, k)).collect();
+    serde_json::to_vec(&json!({ "keys": keys })).unwrap()
+}
+
+fn discovery_body() -> Vec<u8> {
+    serde_json::to_vec(&json!({"issuer": ISS, "jwks_uri": JWKS, "token_endpoint": "https://tenant.example/oauth/token"})).unwrap()
+}
+
+fn claims() -> Value {
+    json!({"iss": ISS, "sub": "user", "aud": ["api://orders", "https://tenant.example/userinfo"],
+           "iat": NOW - 10, "exp": NOW + 3600, "scope": "read:orders"})
+}
+
+fn sign(seed: u8, header: Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let sig: Signature = key(seed).sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(sig.to_bytes()))
+}
+
+fn token(kid: &str) -> String {
+    sign(
+        1,
+        json!({"alg":"ES256","kid":kid,"typ":"at+jwt"}),
+        &claims(),
+    )
+}
+
+fn verifier(policy: CachePolicy) -> Verifier {
+    VerifierConfig::new()
+        .domain("Tenant.Example")
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .cache(policy)
+        .build()
+        .unwrap()
+}
+
+/// Answers requests from a table and records every URL requested.
+struct Server {
+    jwks: Vec<u8>,
+    jwks_status: u16,
+    log: Vec<String>,
+}
+
+impl Server {
+    fn new() -> Self {
+        Self {
+            jwks: jwks_body(&[(1, "k1")]),
+            jwks_status: 200,
+            log: Vec::new(),
+        }
+    }
+
+    fn answer(&mut self, url: &str) -> HttpOutcome {
+        self.log.push(url.to_string());
+        match url {
+            DISCOVERY => Ok(HttpResponse::json(discovery_body())),
+            JWKS => Ok(HttpResponse::new(
+                self.jwks_status,
+                "application/json",
+                self.jwks.clone(),
+            )),
+            _ => Err(TransportError::new(TransportErrorKind::Unavailable)),
+        }
+    }
+}
+
+fn run(
+    v: &Verifier,
+    caches: &mut Caches,
+    server: &mut Server,
+    token: &str,
+    now: u64,
+) -> Result<Value, Reason> {
+    let now = UnixTime::from_secs(now);
+    let mut flow = v
+        .verify_access_token(token, &RequestContext::default())
+        .map_err(|e| e.reason().clone())?;
+    for _ in 0..10 {
+        match flow.poll(caches, now).map_err(|e| e.reason().clone())? {
+            Action::NeedHttp(req) => {
+                let outcome = server.answer(&req.url);
+                flow.handle_response(caches, outcome, now);
+            }
+            Action::Wait(k) => panic!("unexpected wait for {k:?}"),
+            Action::Done(claims) => return Ok(Value::Object(claims.into_map())),
+        }
+    }
+    panic!("flow did not finish")
+}
+
+#[test]
+fn cold_then_warm() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    let claims = run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
+    assert_eq!(claims["sub"], "user");
+    assert_eq!(server.log, vec![DISCOVERY, JWKS]);
+    // Warm: no request, and shared access suffices.
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 1).unwrap();
+    assert_eq!(server.log.len(), 2);
+    let t = token("k1");
+    let mut flow = v
+        .verify_access_token(&t, &RequestContext::default())
+        .unwrap();
+    assert!(
+        flow.poll_shared(&caches, UnixTime::from_secs(NOW + 2))
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[test]
+fn ttl_expiry_and_ttl_zero() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 599).unwrap();
+    assert_eq!(server.log.len(), 2);
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 600).unwrap();
+    assert_eq!(server.log, vec![DISCOVERY, JWKS, DISCOVERY, JWKS]);
+
+    let v = verifier(CachePolicy {
+        ttl: Duration::ZERO,
+        ..CachePolicy::default()
+    });
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    for i in 0..3 {
+        run(&v, &mut caches, &mut server, &token("k1"), NOW + i).unwrap();
+    }
+    assert_eq!(server.log.len(), 6);
+}
+
+#[test]
+fn lru_eviction_refetches_the_evicted_issuer() {
+    let v = verifier(CachePolicy {
+        max_entries: 1,
+        ..CachePolicy::default()
+    });
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
+    // Fill the single slot of each cache with other resources.
+    caches.begin_discovery("https://other.example/", UnixTime::from_secs(NOW));
+    caches.begin_jwks("https://other.example/jwks", UnixTime::from_secs(NOW));
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 1).unwrap();
+    assert_eq!(server.log, vec![DISCOVERY, JWKS, DISCOVERY, JWKS]);
+}
+
+#[test]
+fn unknown_kid_refetches_once_per_cooldown() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
+    // Rotation: the tenant now signs with k2.
+    server.jwks = jwks_body(&[(1, "k1"), (2, "k2")]);
+    let rotated = sign(2, json!({"alg":"ES256","kid":"k2"}), &claims());
+    run(&v, &mut caches, &mut server, &rotated, NOW + 31).unwrap();
+    assert_eq!(server.log, vec![DISCOVERY, JWKS, JWKS]);
+    // A flood of unknown kids within the cooldown makes no request.
+    for i in 0..1000 {
+        let t = token(&format!("random-{i}"));
+        assert_eq!(
+            run(&v, &mut caches, &mut server, &t, NOW + 32),
+            Err(Reason::UnknownKid)
+        );
+    }
+    assert_eq!(server.log.len(), 3);
+    // After the cooldown, one refetch, then rejection.
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &token("nope"), NOW + 62),
+        Err(Reason::UnknownKid)
+    );
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &token("nope2"), NOW + 63),
+        Err(Reason::UnknownKid)
+    );
+    assert_eq!(server.log.len(), 4);
+    // Known keys still verify.
+    run(&v, &mut caches, &mut server, &rotated, NOW + 64).unwrap();
+}
+
+#[test]
+fn discovery_and_jwks_failures() {
+    use crate::discovery::DocumentError;
+    let v = verifier(CachePolicy::default());
+    let mut server = Server::new();
+    server.jwks_status = 500;
+    let mut caches = v.new_caches();
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &token("k1"), NOW),
+        Err(Reason::JwksFetchFailed(Some(DocumentError::Status(500))))
+    );
+    // Failure is not cached as success; the cooldown holds back another request.
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &token("k1"), NOW + 1),
+        Err(Reason::JwksFetchFailed(None))
+    );
+    assert_eq!(server.log, vec![DISCOVERY, JWKS]);
+    server.jwks_status = 200;
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 31).unwrap();
+
+    // Issuer mismatch and missing jwks_uri.
+    for body in [
+        json!({"issuer": "https://tenant.example", "jwks_uri": JWKS}),
+        json!({"issuer": ISS}),
+    ] {
+        let mut caches = v.new_caches();
+        let t = token("k1");
+        let mut flow = v
+            .verify_access_token(&t, &RequestContext::default())
+            .unwrap();
+        let now = UnixTime::from_secs(NOW);
+        assert!(matches!(
+            flow.poll(&mut caches, now),
+            Ok(Action::NeedHttp(_))
+        ));
+        flow.handle_response(
+            &mut caches,
+            Ok(HttpResponse::json(serde_json::to_vec(&body).unwrap())),
+            now,
+        );
+        let err = flow.poll(&mut caches, now).unwrap_err();
+        assert!(
+            matches!(err.reason(), Reason::DiscoveryFailed(Some(_))),
+            "{err:?}"
+        );
+        // Sticky.
+        assert_eq!(flow.poll(&mut caches, now).unwrap_err(), err);
+        assert_eq!(err.status(), 401);
+    }
+
+    // Transport failure.
+    let mut caches = v.new_caches();
+    let t = token("k1");
+    let mut flow = v
+        .verify_access_token(&t, &RequestContext::default())
+        .unwrap();
+    let now = UnixTime::from_secs(NOW);
+    let _ = flow.poll(&mut caches, now).unwrap();
+    flow.handle_response(
+        &mut caches,
+        Err(TransportError::new(TransportErrorKind::Timeout)),
+        now,
+    );
+    assert_eq!(
+        flow.poll(&mut caches, now).unwrap_err().reason(),
+        &Reason::DiscoveryFailed(None)
+    );
+}
+
+#[test]
+fn two_cold_flows_make_one_fetch() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let now = UnixTime::from_secs(NOW);
+    let (t1, t2) = (token("k1"), token("k1"));
+    let mut a = v
+        .verify_access_token(&t1, &RequestContext::default())
+        .unwrap();
+    let mut b = v
+        .verify_access_token(&t2, &RequestContext::default())
+        .unwrap();
+    let Ok(Action::NeedHttp(req)) = a.poll(&mut caches, now) else {
+        panic!()
+    };
+    assert_eq!(req.url, DISCOVERY);
+    assert!(matches!(
+        b.poll(&mut caches, now),
+        Ok(Action::Wait(FetchKey::Discovery(_)))
+    ));
+    a.handle_response(&mut caches, Ok(HttpResponse::json(discovery_body())), now);
+    let Ok(Action::NeedHttp(req)) = a.poll(&mut caches, now) else {
+        panic!()
+    };
+    assert_eq!(req.url, JWKS);
+    assert!(matches!(
+        b.poll(&mut caches, now),
+        Ok(Action::Wait(FetchKey::Jwks(_)))
+    ));
+    a.handle_response(
+        &mut caches,
+        Ok(HttpResponse::json(jwks_body(&[(1, "k1")]))),
+        now,
+    );
+    assert!(matches!(a.poll(&mut caches, now), Ok(Action::Done(_))));
+    assert!(matches!(b.poll(&mut caches, now), Ok(Action::Done(_))));
+    // A lost fetch does not wedge the cache: the mark expires after the fetch timeout.
+    let mut caches = v.new_caches();
+    let mut lost = v
+        .verify_access_token(&t1, &RequestContext::default())
+        .unwrap();
+    assert!(matches!(
+        lost.poll(&mut caches, now),
+        Ok(Action::NeedHttp(_))
+    ));
+    let mut later = v
+        .verify_access_token(&t2, &RequestContext::default())
+        .unwrap();
+    assert!(matches!(later.poll(&mut caches, now), Ok(Action::Wait(_))));
+    let mut later = v
+        .verify_access_token(&t2, &RequestContext::default())
+        .unwrap();
+    assert!(matches!(
+        later.poll(&mut caches, UnixTime::from_secs(NOW + 30)),
+        Ok(Action::NeedHttp(_))
+    ));
+}
+
+#[test]
+fn misuse_is_an_error_not_a_panic() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let t = token("k1");
+    let mut flow = v
+        .verify_access_token(&t, &RequestContext::default())
+        .unwrap();
+    let now = UnixTime::from_secs(NOW);
+    flow.handle_response(&mut caches, Ok(HttpResponse::json(discovery_body())), now);
+    assert_eq!(
+        flow.poll(&mut caches, now).unwrap_err().reason(),
+        &Reason::Misuse
+    );
+}
+
+#[test]
+fn pre_network_rejections_and_challenges() {
+    let v = verifier(CachePolicy::default());
+    let ctx = RequestContext::default();
+    let hs = format!(
+        "{}.{}.c2ln",
+        B64.encode(r#"{"alg":"HS256"}"#),
+        B64.encode(claims().to_string())
+    );
+    let err = v.verify_access_token(&hs, &ctx).unwrap_err();
+    assert!(matches!(
+        err.reason(),
+        Reason::Malformed(crate::jose::JoseError::SymmetricAlgorithm)
+    ));
+    assert_eq!(
+        (err.code(), err.status()),
+        ("verify_access_token_error", 401)
+    );
+    assert_eq!(err.www_authenticate()[1], r#"DPoP algs="ES256""#);
+    assert!(
+        err.www_authenticate()[0]
+            .starts_with(r#"Bearer realm="api", error="invalid_token", error_description=""#)
+    );
+
+    let rs = sign(1, json!({"alg":"RS256"}), &claims());
+    let rs = rs.replace(
+        &rs[..rs.find('.').unwrap()],
+        &B64.encode(r#"{"alg":"RS256"}"#),
+    );
+    assert_eq!(
+        v.verify_access_token(&rs, &ctx).unwrap_err().reason(),
+        &Reason::AlgorithmNotAllowed
+    );
+
+    let err = v.verify_access_token("", &ctx).unwrap_err();
+    assert_eq!(err.reason(), &Reason::MissingToken);
+    assert_eq!(
+        err.www_authenticate(),
+        [r#"Bearer realm="api""#, r#"DPoP algs="ES256""#]
+    );
+
+    // Multiple custom domains: an unlisted iss is rejected before any request.
+    let mcd = VerifierConfig::new()
+        .domains(["a.example", "b.example"])
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .build()
+        .unwrap();
+    assert_eq!(
+        mcd.verify_access_token(&token("k1"), &ctx)
+            .unwrap_err()
+            .reason(),
+        &Reason::IssuerNotAllowed
+    );
+    let mut c = claims();
+    c["iss"] = json!("https://b.example/");
+    let t = sign(1, json!({"alg":"ES256"}), &c);
+    assert_eq!(
+        mcd.verify_access_token(&t, &ctx).unwrap().issuer().as_str(),
+        "https://b.example/"
+    );
+    c.as_object_mut().unwrap().remove("iss");
+    let t = sign(1, json!({"alg":"ES256"}), &c);
+    assert_eq!(
+        mcd.verify_access_token(&t, &ctx).unwrap_err().reason(),
+        &Reason::MissingIssuer
+    );
+}
+
+#[test]
+fn claim_failures_carry_challenges() {
+    let v = VerifierConfig::new()
+        .domain("tenant.example")
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .dpop(DpopOptions {
+            mode: DpopMode::Disabled,
+            ..DpopOptions::default()
+        })
+        .build()
+        .unwrap();
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    let mut c = claims();
+    c["exp"] = json!(NOW);
+    let expired = sign(1, json!({"alg":"ES256","kid":"k1"}), &c);
+    let reason = run(&v, &mut caches, &mut server, &expired, NOW).unwrap_err();
+    assert!(matches!(reason, Reason::Claims(_)), "{reason:?}");
+    let mut flow = v
+        .verify_access_token(&expired, &RequestContext::default())
+        .unwrap();
+    let err = flow
+        .poll_shared(&caches, UnixTime::from_secs(NOW))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.www_authenticate().len(), 1);
+    assert!(err.www_authenticate()[0].contains(r#"error="invalid_token""#));
+    // A bad signature never verifies.
+    let forged = sign(2, json!({"alg":"ES256","kid":"k1"}), &claims());
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &forged, NOW),
+        Err(Reason::InvalidSignature)
+    );
+}
+
+struct Resolver(
+    Result<Vec<&'static str>, ()>,
+    alloc::sync::Arc<core::sync::atomic::AtomicU32>,
+);
+
+impl crate::config::DomainResolver for Resolver {
+    fn resolve(
+        &self,
+        input: &crate::config::ResolverInput<'_>,
+    ) -> Result<Vec<String>, crate::config::ResolverError> {
+        self.1.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        assert_eq!(input.request_url, Some("https://api.example/orders"));
+        assert_eq!(input.headers, &[("host", "api.example")]);
+        assert_eq!(input.unverified_issuer, ISS);
+        match &self.0 {
+            Ok(list) => Ok(list.iter().map(|s| s.to_string()).collect()),
+            Err(()) => Err(crate::config::ResolverError("down".into())),
+        }
+    }
+}
+
+#[test]
+fn domain_resolver_rules() {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    let headers = [("host", "api.example")];
+    let ctx = RequestContext {
+        scheme: Some("Bearer"),
+        http_url: Some("https://api.example/orders"),
+        headers: &headers,
+        ..RequestContext::default()
+    };
+    let cases: &[(Result<Vec<&'static str>, ()>, Result<&str, Reason>)] = &[
+        (Ok(vec!["tenant.example"]), Ok(ISS)),
+        (
+            Ok(vec!["other.example", "https://TENANT.example/"]),
+            Ok(ISS),
+        ),
+        (Ok(vec!["other.example"]), Err(Reason::IssuerNotAllowed)),
+        (Ok(vec![]), Err(Reason::ResolverFailed)),
+        (Err(()), Err(Reason::ResolverFailed)),
+        (
+            Ok(vec!["http://tenant.example"]),
+            Err(Reason::ResolverFailed),
+        ),
+        (Ok(vec!["tenant.example/path"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["user@tenant.example"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["127.0.0.1"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["localhost"]), Err(Reason::ResolverFailed)),
+        (Ok(vec!["not a domain"]), Err(Reason::ResolverFailed)),
+    ];
+    for (answer, expected) in cases {
+        let v = VerifierConfig::new()
+            .domain_resolver(Resolver(answer.clone(), Default::default()))
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .build()
+            .unwrap();
+        let t = token("k1");
+        let got = v
+            .verify_access_token(&t, &ctx)
+            .map(|f| f.issuer().as_str().to_string());
+        assert_eq!(
+            got.map_err(|e| e.reason().clone()),
+            expected.clone().map(String::from),
+            "{answer:?}"
+        );
+    }
+    // Not called when a cheap check already failed.
+    let calls = alloc::sync::Arc::new(AtomicU32::new(0));
+    let v = VerifierConfig::new()
+        .domain_resolver(Resolver(Ok(vec!["tenant.example"]), calls.clone()))
+        .audience("api://orders")
+        .algorithms(["RS256"])
+        .build()
+        .unwrap();
+    assert_eq!(
+        v.verify_access_token(&token("k1"), &ctx)
+            .unwrap_err()
+            .reason(),
+        &Reason::AlgorithmNotAllowed
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
+    let _ = v.verify_access_token(&sign(1, json!({"alg":"HS256"}), &claims()), &ctx);
+    let _ = v.verify_access_token("a.b", &ctx);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "called for a token that fails before the network"
+    );
+}
+
+mod dpop_matrix {
+    use super::*;
+    use crate::cache::ReplayCache;
+    use crate::jose::jwk::Jwk;
+    use crate::jose::verify::RUST_CRYPTO;
+    use crate::verify::dpop::{DpopError, access_token_hash};
+
+    const URL: &str = "https://api.example/orders?id=1";
+
+    fn proof_jwk(seed: u8) -> Value {
+        let mut j = jwk(seed, "");
+        let o = j.as_object_mut().unwrap();
+        for m in ["kid", "use", "alg"] {
+            o.remove(m);
+        }
+        j
+    }
+
+    fn jkt(seed: u8) -> String {
+        Jwk::from_members(proof_jwk(seed).as_object().unwrap(), &RUST_CRYPTO)
+            .unwrap()
+            .thumbprint()
+    }
+
+    fn proof(seed: u8, token: &str, htm: &str, jti: &str) -> String {
+        let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk": proof_jwk(seed)});
+        let claims = json!({"jti": jti, "htm": htm, "htu": "https://api.example/orders",
+                            "iat": NOW, "ath": access_token_hash(token)});
+        sign(seed, header, &claims)
+    }
+
+    fn bound_token() -> String {
+        let mut c = claims();
+        c["cnf"] = json!({"jkt": jkt(7)});
+        sign(1, json!({"alg":"ES256","kid":"k1"}), &c)
+    }
+
+    fn verifier(mode: DpopMode) -> Verifier {
+        VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .dpop(DpopOptions {
+                mode,
+                ..DpopOptions::default()
+            })
+            .build()
+            .unwrap()
+    }
+
+    /// Verifies with warm caches and returns `Ok(())` or (code, status, challenges).
+    fn check(
+        v: &Verifier,
+        caches: &mut Caches,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Result<(), (String, u16, Vec<String>, Reason)> {
+        let now = UnixTime::from_secs(NOW);
+        let mut run = || -> Result<(), crate::verify::error::VerifyError> {
+            let mut flow = v.verify_access_token(token, ctx)?;
+            loop {
+                match flow.poll(caches, now)? {
+                    Action::NeedHttp(req) => {
+                        let body = if req.url == DISCOVERY {
+                            discovery_body()
+                        } else {
+                            jwks_body(&[(1, "k1")])
+                        };
+                        flow.handle_response(caches, Ok(HttpResponse::json(body)), now);
+                    }
+                    Action::Wait(_) => panic!("wait"),
+                    Action::Done(_) => return Ok(()),
+                }
+            }
+        };
+        run().map_err(|e| {
+            (
+                e.code().to_string(),
+                e.status(),
+                e.www_authenticate().to_vec(),
+                e.reason().clone(),
+            )
+        })
+    }
+
+    fn ctx<'a>(
+        scheme: Option<&'a str>,
+        proof: Option<&'a str>,
+        method: &'a str,
+    ) -> RequestContext<'a> {
+        RequestContext {
+            scheme,
+            dpop_proof: proof,
+            http_method: proof.map(|_| method),
+            http_url: proof.map(|_| URL),
+            ..RequestContext::default()
+        }
+    }
+
+    const BEARER: &str = r#"Bearer realm="api""#;
+    const DPOP: &str = r#"DPoP algs="ES256""#;
+
+    fn with_error(on_dpop: bool, code: &str, desc: &str) -> [String; 2] {
+        let e = format!(r#"error="{code}", error_description="{desc}""#);
+        if on_dpop {
+            [BEARER.to_string(), format!(r#"DPoP {e}, algs="ES256""#)]
+        } else {
+            [format!("{BEARER}, {e}"), DPOP.to_string()]
+        }
+    }
+
+    #[test]
+    fn mode_scheme_proof_token_matrix() {
+        let unbound = token("k1");
+        let bound = bound_token();
+        let p_bound = proof(7, &bound, "GET", "j1");
+        let p_unbound = proof(7, &unbound, "GET", "j2");
+        let p_post = proof(7, &bound, "POST", "j3");
+        let p_other_key = proof(8, &bound, "GET", "j4");
+        let allowed = verifier(DpopMode::Allowed);
+        let required = verifier(DpopMode::Required);
+        let disabled = verifier(DpopMode::Disabled);
+        let bare = vec![BEARER.to_string(), DPOP.to_string()];
+        type Expect = Result<(), (&'static str, u16, Vec<String>)>;
+        let cases: Vec<(&str, &Verifier, &str, RequestContext<'_>, Expect)> = vec![
+            (
+                "bearer ok",
+                &allowed,
+                &unbound,
+                ctx(Some("Bearer"), None, "GET"),
+                Ok(()),
+            ),
+            (
+                "no scheme ok",
+                &allowed,
+                &unbound,
+                ctx(None, None, "GET"),
+                Ok(()),
+            ),
+            (
+                "dpop ok",
+                &allowed,
+                &bound,
+                ctx(Some("dpop"), Some(&p_bound), "get"),
+                Ok(()),
+            ),
+            (
+                "dpop no proof",
+                &allowed,
+                &bound,
+                RequestContext {
+                    scheme: Some("DPoP"),
+                    ..Default::default()
+                },
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "bound as bearer",
+                &allowed,
+                &bound,
+                ctx(Some("Bearer"), None, "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(
+                        false,
+                        "invalid_token",
+                        &DpopError::BoundTokenAsBearer.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "dpop on unbound",
+                &allowed,
+                &unbound,
+                ctx(Some("DPoP"), Some(&p_unbound), "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(
+                        true,
+                        "invalid_token",
+                        &DpopError::DpopWithoutBinding.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "bearer with proof",
+                &allowed,
+                &unbound,
+                ctx(Some("Bearer"), Some(&p_unbound), "GET"),
+                Err((
+                    "invalid_request",
+                    400,
+                    with_error(
+                        false,
+                        "invalid_request",
+                        &DpopError::BearerWithProof.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "htm mismatch",
+                &allowed,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_post), "GET"),
+                Err((
+                    "invalid_dpop_proof",
+                    400,
+                    with_error(
+                        true,
+                        "invalid_dpop_proof",
+                        &DpopError::HtmMismatch.to_string(),
+                    )
+                    .to_vec(),
+                )),
+            ),
+            (
+                "jkt mismatch",
+                &allowed,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_other_key), "GET"),
+                Err((
+                    "verify_access_token_error",
+                    401,
+                    with_error(true, "invalid_token", &DpopError::JktMismatch.to_string()).to_vec(),
+                )),
+            ),
+            (
+                "proof without scheme",
+                &allowed,
+                &bound,
+                ctx(None, Some(&p_bound), "GET"),
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "basic scheme",
+                &allowed,
+                &unbound,
+                ctx(Some("Basic"), None, "GET"),
+                Err(("invalid_request", 401, bare.clone())),
+            ),
+            (
+                "required: bearer",
+                &required,
+                &unbound,
+                ctx(Some("Bearer"), None, "GET"),
+                Err(("invalid_request", 401, vec![DPOP.to_string()])),
+            ),
+            (
+                "required: dpop ok",
+                &required,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_bound), "GET"),
+                Ok(()),
+            ),
+            (
+                "disabled: bound as bearer ok",
+                &disabled,
+                &bound,
+                ctx(Some("Bearer"), None, "GET"),
+                Ok(()),
+            ),
+            (
+                "disabled: dpop",
+                &disabled,
+                &bound,
+                ctx(Some("DPoP"), Some(&p_bound), "GET"),
+                Err(("invalid_request", 401, vec![BEARER.to_string()])),
+            ),
+        ];
+        for (name, v, token, ctx, expected) in cases {
+            let mut caches = v.new_caches();
+            let got = check(v, &mut caches, token, &ctx).map_err(|(c, s, w, _)| (c, s, w));
+            let expected = expected.map_err(|(c, s, w)| (c.to_string(), s, w));
+            assert_eq!(got, expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn replay_cache_rejects_a_second_use() {
+        let v = verifier(DpopMode::Allowed);
+        let mut caches = v.new_caches().with_replay_cache(ReplayCache::for_window(
+            16,
+            Duration::from_secs(300),
+            Duration::from_secs(30),
+        ));
+        let bound = bound_token();
+        let p = proof(7, &bound, "GET", "once");
+        let c = ctx(Some("DPoP"), Some(&p), "GET");
+        check(&v, &mut caches, &bound, &c).unwrap();
+        // Warm path cannot use the shared fast path with a replay cache.
+        let mut flow = v.verify_access_token(&bound, &c).unwrap();
+        assert!(
+            flow.poll_shared(&caches, UnixTime::from_secs(NOW))
+                .is_none()
+        );
+        let err = check(&v, &mut caches, &bound, &c).unwrap_err();
+        assert_eq!(err.3, Reason::Dpop(DpopError::Replayed));
+        // Without a replay cache the replay is accepted (documented risk, T-64).
+        let mut plain = v.new_caches();
+        check(&v, &mut plain, &bound, &c).unwrap();
+        check(&v, &mut plain, &bound, &c).unwrap();
+    }
+}
