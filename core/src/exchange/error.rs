@@ -1,1 +1,374 @@
-//! TODO
+//! [`ExchangeError`]: why a token exchange failed, before, during or after the request.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
+
+use crate::http::TransportError;
+use crate::jose::JoseError;
+use crate::jose::json::JsonError;
+use crate::jose::sign::SignError;
+
+/// How long characters of server-supplied text (`error`, `error_description`) may be when
+/// rendered by `Display`; the fields themselves keep the full value.
+const DISPLAY_LIMIT: usize = 128;
+
+/// The `Retry-After` header of an error response (RFC 9110 section 10.2.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `delay-seconds`.
+    Delay(Duration),
+    /// An `HTTP-date`, kept as sent (at most 64 visible ASCII characters).
+    Date(String),
+}
+
+/// Why a returned ID token was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Malformed, unsigned, symmetric (`HS*`) or with a signature that does not verify.
+    Jose(JoseError),
+    /// A required claim is missing or has the wrong JSON type (the claim name).
+    MissingClaim(&'static str),
+    /// A claim has a value that does not match (`iss`, `aud`, `azp`, `org_id`, `org_name`).
+    ClaimMismatch(&'static str),
+    /// `exp` is in the past.
+    Expired,
+    /// `iat` is in the future.
+    IssuedInFuture,
+}
+
+impl fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdTokenError::Jose(e) => write!(f, "{e}"),
+            IdTokenError::MissingClaim(c) => write!(f, "missing or invalid {c} claim"),
+            IdTokenError::ClaimMismatch(c) => write!(f, "unexpected {c} claim value"),
+            IdTokenError::Expired => f.write_str("id token expired"),
+            IdTokenError::IssuedInFuture => f.write_str("id token issued in the future"),
+        }
+    }
+}
+
+impl core::error::Error for IdTokenError {}
+
+/// A token-exchange failure (RFC 8693, RFC 6749 section 5.2).
+///
+/// Variants before [`ExchangeError::Signing`] are raised before any request is emitted.
+/// `Display` is lower case, never shows tokens or secrets, and shows server-supplied text only
+/// escaped and truncated.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// No client id or no client authentication (secret or signing key) is configured.
+    MissingClientAuthentication,
+    /// The subject token is empty, has surrounding white space or a `Bearer ` prefix.
+    InvalidSubjectToken,
+    /// The actor token breaks the subject-token rules.
+    InvalidActorToken,
+    /// `actor_token` without `actor_token_type`, or the reverse (RFC 8693 section 2.1).
+    ActorTokenTypeMismatch,
+    /// The organization is empty or only white space.
+    InvalidOrganization,
+    /// An extra parameter has a reserved name (compared ignoring ASCII case).
+    ReservedParameter {
+        /// The name as the caller gave it.
+        name: String,
+    },
+    /// An extra parameter name is empty or contains control characters.
+    InvalidParameterName,
+    /// An extra parameter has more values than allowed (20).
+    TooManyValues {
+        /// The parameter name.
+        name: String,
+    },
+    /// More extra parameters than allowed.
+    TooManyParameters,
+    /// An extra parameter value is longer than allowed.
+    ParameterTooLong {
+        /// The parameter name.
+        name: String,
+    },
+    /// The token endpoint is not an absolute `https` URL; credentials are never sent there.
+    InsecureTokenEndpoint,
+    /// Time arithmetic overflowed (`now` near the end of `u64` seconds).
+    TimeOverflow,
+    /// The client assertion could not be signed.
+    Signing(SignError),
+    /// The request produced no response (the driver's error is the `source()`).
+    Transport(Arc<TransportError>),
+    /// The token endpoint answered with a redirect (3xx), which is never followed.
+    Redirect {
+        /// The status code.
+        status: u16,
+    },
+    /// The response body is larger than [`crate::http::MAX_RESPONSE_BODY`].
+    BodyTooLarge,
+    /// The server answered with an error status (RFC 6749 section 5.2). The OAuth fields are
+    /// present when the body was a JSON error object; they are the server's words, verbatim.
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` code, when the body carried one.
+        error: Option<String>,
+        /// `error_description`, when present.
+        error_description: Option<String>,
+        /// `error_uri`, when present.
+        error_uri: Option<String>,
+        /// The `Retry-After` header (kept for 429 and 503).
+        retry_after: Option<RetryAfter>,
+    },
+    /// A success response without `content-type: application/json`.
+    InvalidContentType,
+    /// A success response whose body is not a strict JSON object.
+    InvalidJson(JsonError),
+    /// A required member of the token response is absent.
+    MissingField {
+        /// The member name.
+        field: &'static str,
+    },
+    /// A member of the token response has the wrong type or an unacceptable value.
+    InvalidResponse {
+        /// The member name.
+        field: &'static str,
+    },
+    /// `token_type` or `issued_token_type` differs from what was requested (RFC 8693 2.2.1).
+    UnexpectedTokenType {
+        /// The member name.
+        field: &'static str,
+    },
+    /// The returned ID token was rejected.
+    IdToken(IdTokenError),
+}
+
+impl ExchangeError {
+    /// The OAuth `error` code of a server error, if any.
+    pub fn oauth_error(&self) -> Option<&str> {
+        match self {
+            ExchangeError::Server { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a server answer, if the failure came from one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ExchangeError::Server { status, .. } | ExchangeError::Redirect { status } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Writes `s` escaped (`escape_debug`, so quotes, backslashes and control characters are
+/// visible escapes) and truncated to [`DISPLAY_LIMIT`] characters.
+fn write_limited(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    let mut chars = s.chars();
+    for c in chars.by_ref().take(DISPLAY_LIMIT) {
+        write!(f, "{}", c.escape_debug())?;
+    }
+    if chars.next().is_some() {
+        f.write_str("...")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::MissingClientAuthentication => {
+                f.write_str("missing client authentication: set a client id and a secret or key")
+            }
+            ExchangeError::InvalidSubjectToken => f.write_str(
+                "invalid subject token: empty, surrounding white space or a bearer prefix",
+            ),
+            ExchangeError::InvalidActorToken => f.write_str(
+                "invalid actor token: empty, surrounding white space or a bearer prefix",
+            ),
+            ExchangeError::ActorTokenTypeMismatch => {
+                f.write_str("actor_token and actor_token_type must be given together")
+            }
+            ExchangeError::InvalidOrganization => f.write_str("organization must not be blank"),
+            ExchangeError::ReservedParameter { name } => {
+                f.write_str("extra parameter \"")?;
+                write_limited(f, name)?;
+                f.write_str("\" is reserved")
+            }
+            ExchangeError::InvalidParameterName => f.write_str("invalid extra parameter name"),
+            ExchangeError::TooManyValues { name } => {
+                f.write_str("too many values for extra parameter \"")?;
+                write_limited(f, name)?;
+                f.write_str("\"")
+            }
+            ExchangeError::TooManyParameters => f.write_str("too many extra parameters"),
+            ExchangeError::ParameterTooLong { name } => {
+                f.write_str("value of extra parameter \"")?;
+                write_limited(f, name)?;
+                f.write_str("\" too long")
+            }
+            ExchangeError::InsecureTokenEndpoint => {
+                f.write_str("token endpoint is not an https url")
+            }
+            ExchangeError::TimeOverflow => f.write_str("time arithmetic overflow"),
+            ExchangeError::Signing(e) => write!(f, "client assertion: {e}"),
+            ExchangeError::Transport(e) => write!(f, "token request failed: {e}"),
+            ExchangeError::Redirect { status } => {
+                write!(f, "token endpoint answered {status} redirect, not followed")
+            }
+            ExchangeError::BodyTooLarge => f.write_str("token response body too large"),
+            ExchangeError::Server {
+                status,
+                error,
+                error_description,
+                ..
+            } => {
+                write!(f, "token endpoint answered {status}")?;
+                if let Some(error) = error {
+                    f.write_str(": ")?;
+                    write_limited(f, error)?;
+                    if let Some(description) = error_description {
+                        f.write_str(" (")?;
+                        write_limited(f, description)?;
+                        f.write_str(")")?;
+                    }
+                }
+                Ok(())
+            }
+            ExchangeError::InvalidContentType => {
+                f.write_str("token response is not application/json")
+            }
+            ExchangeError::InvalidJson(e) => write!(f, "token response: {e}"),
+            ExchangeError::MissingField { field } => {
+                write!(f, "token response has no {field}")
+            }
+            ExchangeError::InvalidResponse { field } => {
+                write!(f, "token response has an invalid {field}")
+            }
+            ExchangeError::UnexpectedTokenType { field } => {
+                write!(f, "token response has an unexpected {field}")
+            }
+            ExchangeError::IdToken(e) => write!(f, "id token rejected: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ExchangeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ExchangeError::Signing(e) => Some(e),
+            ExchangeError::Transport(e) => Some(&**e),
+            ExchangeError::InvalidJson(e) => Some(e),
+            ExchangeError::IdToken(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SignError> for ExchangeError {
+    fn from(e: SignError) -> Self {
+        ExchangeError::Signing(e)
+    }
+}
+
+impl From<TransportError> for ExchangeError {
+    fn from(e: TransportError) -> Self {
+        ExchangeError::Transport(Arc::new(e))
+    }
+}
+
+impl From<IdTokenError> for ExchangeError {
+    fn from(e: IdTokenError) -> Self {
+        ExchangeError::IdToken(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::*;
+    use crate::http::TransportErrorKind;
+
+    fn server(error: &str, description: &str) -> ExchangeError {
+        ExchangeError::Server {
+            status: 400,
+            error: Some(error.to_string()),
+            error_description: Some(description.to_string()),
+            error_uri: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn display_is_lower_case_without_period() {
+        let all = [
+            ExchangeError::MissingClientAuthentication,
+            ExchangeError::InvalidSubjectToken,
+            ExchangeError::InvalidActorToken,
+            ExchangeError::ActorTokenTypeMismatch,
+            ExchangeError::InvalidOrganization,
+            ExchangeError::ReservedParameter {
+                name: "scope".into(),
+            },
+            ExchangeError::InvalidParameterName,
+            ExchangeError::TooManyValues { name: "x".into() },
+            ExchangeError::TooManyParameters,
+            ExchangeError::ParameterTooLong { name: "x".into() },
+            ExchangeError::InsecureTokenEndpoint,
+            ExchangeError::TimeOverflow,
+            ExchangeError::Signing(SignError::Signing),
+            TransportError::new(TransportErrorKind::Timeout).into(),
+            ExchangeError::Redirect { status: 302 },
+            ExchangeError::BodyTooLarge,
+            server("invalid_grant", "bad"),
+            ExchangeError::InvalidContentType,
+            ExchangeError::InvalidJson(JsonError::Syntax),
+            ExchangeError::MissingField {
+                field: "access_token",
+            },
+            ExchangeError::InvalidResponse {
+                field: "expires_in",
+            },
+            ExchangeError::UnexpectedTokenType {
+                field: "token_type",
+            },
+            ExchangeError::IdToken(IdTokenError::Expired),
+        ];
+        for e in &all {
+            let s = e.to_string();
+            assert!(!s.is_empty() && !s.ends_with('.'), "{s}");
+            assert_eq!(
+                s.chars().next(),
+                s.chars().next().map(|c| c.to_ascii_lowercase()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_text_is_escaped_and_truncated() {
+        let hostile = "a\"b\\c\r\nSet-Cookie: x\0<script>";
+        let long = "x".repeat(1 << 20);
+        let s = server(hostile, &long).to_string();
+        assert!(
+            !s.contains('\r') && !s.contains('\n') && !s.contains('\0'),
+            "{s}"
+        );
+        assert!(s.contains("a\\\"b\\\\c\\r\\n"), "{s}");
+        assert!(s.len() < 600, "{}", s.len());
+        assert!(s.ends_with("...)"), "{s}");
+        assert_eq!(server("e", "d").oauth_error(), Some("e"));
+        assert_eq!(server("e", "d").status(), Some(400));
+        assert_eq!(ExchangeError::BodyTooLarge.status(), None);
+    }
+
+    #[test]
+    fn transport_source_is_reachable() {
+        use core::error::Error as _;
+        let e: ExchangeError = TransportError::new(TransportErrorKind::Connect).into();
+        let source = e.source().unwrap();
+        assert_eq!(source.to_string(), "connection failed");
+    }
+}
