@@ -5,6 +5,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
+use crate::discovery::DocumentError;
 use crate::http::TransportError;
 use crate::jose::JoseError;
 use crate::jose::json::JsonError;
@@ -140,6 +141,16 @@ pub enum ExchangeError {
     },
     /// The returned ID token was rejected.
     IdToken(IdTokenError),
+    /// Discovery of the token endpoint failed (`None`: a transport failure).
+    Discovery(Option<DocumentError>),
+    /// The discovery document has no `token_endpoint`.
+    MissingTokenEndpoint,
+    /// The JWK Set needed to validate the ID token could not be had (`None`: a transport
+    /// failure, or a recent failure within the cooldown).
+    Jwks(Option<DocumentError>),
+    /// The flow was driven out of order (a response with nothing outstanding, a poll after
+    /// the end). A bug in the driver.
+    Misuse,
 }
 
 impl ExchangeError {
@@ -250,6 +261,14 @@ impl fmt::Display for ExchangeError {
                 write!(f, "token response has an unexpected {field}")
             }
             ExchangeError::IdToken(e) => write!(f, "id token rejected: {e}"),
+            ExchangeError::Discovery(None) => f.write_str("discovery request failed"),
+            ExchangeError::Discovery(Some(e)) => write!(f, "discovery failed: {e}"),
+            ExchangeError::MissingTokenEndpoint => {
+                f.write_str("discovery document has no token_endpoint")
+            }
+            ExchangeError::Jwks(None) => f.write_str("jwks request failed"),
+            ExchangeError::Jwks(Some(e)) => write!(f, "jwks request failed: {e}"),
+            ExchangeError::Misuse => f.write_str("flow driven out of order"),
         }
     }
 }

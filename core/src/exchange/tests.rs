@@ -1,0 +1,529 @@
+//! Transcript tests of the exchange flows with canned responses and chosen times.
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
+use serde_json::{Value, json};
+
+use super::client_auth::CLIENT_ASSERTION_TYPE;
+use super::error::{ExchangeError, IdTokenError};
+use super::params::decode_form;
+use super::*;
+use crate::cache::{CachePolicy, Caches};
+use crate::flow::Action;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::jose::jwk::JwkSet;
+use crate::jose::sign::Es256Signer;
+use crate::time::UnixTime;
+
+const ISS: &str = "https://tenant.example/";
+const DISCOVERY: &str = "https://tenant.example/.well-known/openid-configuration";
+const JWKS: &str = "https://tenant.example/.well-known/jwks.json";
+const TOKEN: &str = "https://tenant.example/oauth/token";
+const NOW: u64 = 1_700_000_000;
+const RANDOM: [u8; 16] = [7; 16];
+
+fn key() -> SigningKey {
+    SigningKey::from_slice(&[3; 32]).unwrap()
+}
+
+fn jwks_body() -> Vec<u8> {
+    let point = key().verifying_key().to_sec1_point(false);
+    let b = point.as_bytes();
+    serde_json::to_vec(&json!({"keys":[{"kty":"EC","crv":"P-256","kid":"id1","x":B64.encode(&b[1..33]),"y":B64.encode(&b[33..65])}]})).unwrap()
+}
+
+fn id_token(claims: Value) -> String {
+    let input = format!(
+        "{}.{}",
+        B64.encode(r#"{"alg":"ES256","kid":"id1"}"#),
+        B64.encode(claims.to_string())
+    );
+    let sig: Signature = key().sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(sig.to_bytes()))
+}
+
+fn id_claims() -> Value {
+    json!({"iss": ISS, "sub": "user", "aud": "client-1", "iat": NOW, "exp": NOW + 600,
+           "org_id": "org_123", "org_name": "Acme"})
+}
+
+fn discovery_body() -> Vec<u8> {
+    serde_json::to_vec(&json!({"issuer": ISS, "jwks_uri": JWKS, "token_endpoint": TOKEN})).unwrap()
+}
+
+fn token_body(id_token: Option<String>) -> Vec<u8> {
+    let mut body = json!({"access_token": "at-1", "expires_in": 3600, "token_type": "Bearer",
+                          "scope": "read", "issued_token_type": ACCESS_TOKEN_TYPE});
+    if let Some(t) = id_token {
+        body["id_token"] = json!(t);
+    }
+    serde_json::to_vec(&body).unwrap()
+}
+
+fn exchanger() -> TokenExchanger {
+    ExchangeConfig::new()
+        .domain("tenant.example")
+        .client_id("client-1")
+        .client_secret("s3cret")
+        .build()
+        .unwrap()
+}
+
+fn request() -> CustomTokenExchange {
+    CustomTokenExchange {
+        subject_token: "external-token".into(),
+        subject_token_type: "urn:example:legacy".into(),
+        audience: Some("api://orders".into()),
+        ..Default::default()
+    }
+}
+
+/// Drives a flow, answering from `answer`, and returns the result and the requests made.
+fn drive<T: ExchangeOutput>(
+    flow: &mut ExchangeToken<'_, T>,
+    caches: &mut Caches,
+    mut answer: impl FnMut(&HttpRequest) -> HttpResponse,
+) -> (Result<T, ExchangeError>, Vec<HttpRequest>) {
+    let now = UnixTime::from_secs(NOW);
+    let mut log = Vec::new();
+    for _ in 0..10 {
+        match flow.poll(caches, now) {
+            Err(e) => return (Err(e), log),
+            Ok(Action::NeedHttp(req)) => {
+                let response = answer(&req);
+                log.push(req);
+                flow.handle_response(caches, Ok(response), now);
+            }
+            Ok(Action::Wait(_)) => panic!("wait"),
+            Ok(Action::Done(t)) => return (Ok(t), log),
+        }
+    }
+    panic!("no end")
+}
+
+fn tenant(id: Option<String>) -> impl FnMut(&HttpRequest) -> HttpResponse {
+    move |req| match req.url.as_str() {
+        DISCOVERY => HttpResponse::json(discovery_body()),
+        JWKS => HttpResponse::json(jwks_body()),
+        TOKEN => HttpResponse::json(token_body(id.clone())),
+        other => panic!("unexpected request to {other}"),
+    }
+}
+
+fn sorted_form(req: &HttpRequest) -> Vec<(String, String)> {
+    let mut pairs = decode_form(core::str::from_utf8(&req.body).unwrap()).unwrap();
+    pairs.sort();
+    pairs
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn custom_exchange_cold_then_warm() {
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    let set = result.unwrap();
+    assert_eq!(set.access_token.expose_secret(), "at-1");
+    assert_eq!(set.expires_at, UnixTime::from_secs(NOW + 3600));
+    assert_eq!(set.scope.as_deref(), Some("read"));
+    assert!(set.id_token_claims.is_none());
+    let urls: Vec<_> = log.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(urls, [DISCOVERY, TOKEN]);
+    let token_req = &log[1];
+    assert_eq!(token_req.method, Method::Post);
+    assert_eq!(
+        token_req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(token_req.header("accept"), Some("application/json"));
+    let telemetry = token_req.header("auth0-client").unwrap();
+    let decoded: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(telemetry)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decoded["name"], "auth0-api");
+    assert_eq!(
+        sorted_form(token_req),
+        pairs(&[
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("subject_token", "external-token"),
+            ("subject_token_type", "urn:example:legacy"),
+            ("audience", "api://orders"),
+            ("client_id", "client-1"),
+            ("client_secret", "s3cret"),
+        ])
+    );
+    // Warm: the token endpoint is cached.
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    result.unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+        [TOKEN]
+    );
+}
+
+#[test]
+fn id_token_is_validated_with_the_tenant_keys() {
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut req = request();
+    req.organization = Some("org_123".into());
+    let mut flow = ex.custom_token_exchange(&req, RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(Some(id_token(id_claims()))));
+    let set = result.unwrap();
+    assert_eq!(set.id_token_claims.unwrap().sub().unwrap(), Some("user"));
+    assert_eq!(
+        log.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+        [DISCOVERY, TOKEN, JWKS]
+    );
+
+    let cases: Vec<(Option<&str>, Value, IdTokenError)> = vec![
+        (
+            None,
+            json!({"aud": "someone-else"}),
+            IdTokenError::ClaimMismatch("aud"),
+        ),
+        (
+            None,
+            json!({"iss": "https://evil.example/"}),
+            IdTokenError::ClaimMismatch("iss"),
+        ),
+        (None, json!({"exp": NOW}), IdTokenError::Expired),
+        (
+            Some("org_999"),
+            json!({}),
+            IdTokenError::ClaimMismatch("org_id"),
+        ),
+        (
+            Some("other"),
+            json!({}),
+            IdTokenError::ClaimMismatch("org_name"),
+        ),
+    ];
+    for (org, patch, expected) in cases {
+        let mut claims = id_claims();
+        for (k, v) in patch.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let mut req = request();
+        req.organization = org.map(String::from);
+        let mut flow = ex.custom_token_exchange(&req, RANDOM).unwrap();
+        let (result, _) = drive(&mut flow, &mut caches, tenant(Some(id_token(claims))));
+        assert_eq!(
+            format!("{:?}", result.unwrap_err()),
+            format!("{:?}", ExchangeError::IdToken(expected.clone())),
+            "{expected:?}"
+        );
+    }
+    // Organization names compare ignoring case.
+    let mut req = request();
+    req.organization = Some("ACME".into());
+    let mut flow = ex.custom_token_exchange(&req, RANDOM).unwrap();
+    drive(&mut flow, &mut caches, tenant(Some(id_token(id_claims()))))
+        .0
+        .unwrap();
+    // A forged ID token is refused.
+    let forged = id_token(id_claims())
+        .replace('.', ".x")
+        .replacen(".x", ".", 1);
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    assert!(matches!(
+        drive(&mut flow, &mut caches, tenant(Some(forged))).0,
+        Err(ExchangeError::IdToken(_))
+    ));
+}
+
+#[test]
+fn client_authentication_methods() {
+    let mut caches = Caches::new(CachePolicy::default());
+    let basic = ExchangeConfig::new()
+        .domain("tenant.example")
+        .client_id("client 1")
+        .client_secret("p@ss:word")
+        .client_secret_basic(true)
+        .telemetry(false)
+        .build()
+        .unwrap();
+    let mut flow = basic.custom_token_exchange(&request(), RANDOM).unwrap();
+    let (_, log) = drive(&mut flow, &mut caches, tenant(None));
+    let req = log.last().unwrap();
+    assert_eq!(
+        req.header("authorization"),
+        Some("Basic Y2xpZW50KzE6cCU0MHNzJTNBd29yZA==")
+    );
+    assert_eq!(req.header("auth0-client"), None);
+    assert!(
+        sorted_form(req)
+            .iter()
+            .all(|(k, _)| k != "client_secret" && k != "client_id")
+    );
+
+    // private_key_jwt: the assertion verifies with the public key and names the client.
+    let signer = Es256Signer::from_jwk(
+        json!({"kty":"EC","crv":"P-256","d":B64.encode([9u8; 32]),
+               "x": B64.encode(&SigningKey::from_slice(&[9; 32]).unwrap().verifying_key().to_sec1_point(false).as_bytes()[1..33]),
+               "y": B64.encode(&SigningKey::from_slice(&[9; 32]).unwrap().verifying_key().to_sec1_point(false).as_bytes()[33..65])})
+        .as_object()
+        .unwrap(),
+    )
+    .unwrap();
+    let public = Value::Object(signer.public_jwk());
+    let jwt = ExchangeConfig::new()
+        .domain("tenant.example")
+        .client_id("client-1")
+        .client_assertion_signer(Arc::new(signer))
+        .build()
+        .unwrap();
+    let mut assertions = Vec::new();
+    for random in [[1u8; 16], [2u8; 16]] {
+        let mut flow = jwt.custom_token_exchange(&request(), random).unwrap();
+        let (_, log) = drive(&mut flow, &mut caches, tenant(None));
+        let form = sorted_form(log.last().unwrap());
+        let get = |n: &str| form.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("client_assertion_type").as_deref(),
+            Some(CLIENT_ASSERTION_TYPE)
+        );
+        assert_eq!(get("client_id").as_deref(), Some("client-1"));
+        assert_eq!(get("client_secret"), None);
+        assertions.push(get("client_assertion").unwrap());
+    }
+    let set = JwkSet::parse(
+        format!(r#"{{"keys":[{public}]}}"#).as_bytes(),
+        &crate::jose::verify::RUST_CRYPTO,
+    )
+    .unwrap();
+    let mut jtis = Vec::new();
+    for a in &assertions {
+        let jws = crate::jose::compact::CompactJws::parse(a, &Default::default()).unwrap();
+        jws.verify(set.select(jws.header()).unwrap()).unwrap();
+        let c: Value = serde_json::from_slice(jws.payload()).unwrap();
+        assert_eq!(
+            (c["iss"].as_str(), c["sub"].as_str(), c["aud"].as_str()),
+            (Some("client-1"), Some("client-1"), Some(ISS))
+        );
+        assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 60);
+        jtis.push(c["jti"].as_str().unwrap().to_string());
+    }
+    assert_ne!(jtis[0], jtis[1]);
+}
+
+#[test]
+fn inputs_are_validated_before_any_request() {
+    let ex = exchanger();
+    let bad: Vec<(CustomTokenExchange, &str)> = vec![
+        (
+            CustomTokenExchange {
+                subject_token: String::new(),
+                ..request()
+            },
+            "InvalidSubjectToken",
+        ),
+        (
+            CustomTokenExchange {
+                subject_token: " t".into(),
+                ..request()
+            },
+            "InvalidSubjectToken",
+        ),
+        (
+            CustomTokenExchange {
+                subject_token: "Bearer t".into(),
+                ..request()
+            },
+            "InvalidSubjectToken",
+        ),
+        (
+            CustomTokenExchange {
+                organization: Some("  ".into()),
+                ..request()
+            },
+            "InvalidOrganization",
+        ),
+        (
+            CustomTokenExchange {
+                actor_token: Some("a".into()),
+                ..request()
+            },
+            "ActorTokenTypeMismatch",
+        ),
+        (
+            CustomTokenExchange {
+                extra: ExtraParameters::new().with("Scope", "x"),
+                ..request()
+            },
+            "ReservedParameter",
+        ),
+        (
+            CustomTokenExchange {
+                extra: ExtraParameters::new().with("client_secret", "x"),
+                ..request()
+            },
+            "ReservedParameter",
+        ),
+    ];
+    for (req, name) in bad {
+        let err = ex.custom_token_exchange(&req, RANDOM).err().unwrap();
+        assert!(format!("{err:?}").starts_with(name), "{err:?}");
+    }
+    assert!(
+        ex.on_behalf_of(
+            &OnBehalfOf {
+                access_token: "t".into(),
+                ..Default::default()
+            },
+            RANDOM
+        )
+        .is_err()
+    );
+    assert!(
+        ex.connection_token(
+            &ConnectionTokenRequest {
+                subject_token: "t".into(),
+                ..Default::default()
+            },
+            RANDOM
+        )
+        .is_err()
+    );
+    let missing = ExchangeConfig::new()
+        .domain("tenant.example")
+        .client_id("c")
+        .build();
+    assert!(matches!(
+        missing,
+        Err(ExchangeSetupError::Client(
+            ExchangeError::MissingClientAuthentication
+        ))
+    ));
+}
+
+#[test]
+fn server_errors_are_typed() {
+    let ex = exchanger();
+    let cases: Vec<(HttpResponse, &str)> = vec![
+        (
+            HttpResponse::new(
+                400,
+                "application/json",
+                r#"{"error":"invalid_grant","error_description":"expired"}"#,
+            ),
+            "invalid_grant",
+        ),
+        (
+            HttpResponse::new(401, "application/json", r#"{"error":"invalid_client"}"#),
+            "invalid_client",
+        ),
+        (HttpResponse::new(500, "text/html", "<html>"), "Server"),
+        (
+            HttpResponse::json(alloc::vec![b' '; 5 << 20]),
+            "BodyTooLarge",
+        ),
+        (HttpResponse::json(r#"{"expires_in":3600}"#), "MissingField"),
+        (
+            HttpResponse::json(r#"{"access_token":"a","expires_in":"3600"}"#),
+            "InvalidResponse",
+        ),
+    ];
+    for (response, expected) in cases {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let mut answer = tenant(None);
+        let (result, _) = drive(&mut flow, &mut caches, |req| {
+            if req.url == TOKEN {
+                response.clone()
+            } else {
+                answer(req)
+            }
+        });
+        let err = result.err().unwrap();
+        assert!(format!("{err:?}").contains(expected), "{err:?}");
+        // Sticky.
+        assert!(flow.poll(&mut caches, UnixTime::from_secs(NOW)).is_err());
+    }
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    let (result, _) = drive(&mut flow, &mut caches, |_| {
+        HttpResponse::new(500, "text/html", "x")
+    });
+    assert!(matches!(result, Err(ExchangeError::Discovery(Some(_)))));
+}
+
+#[test]
+fn on_behalf_of_and_connection_token() {
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy {
+        ttl: core::time::Duration::ZERO,
+        ..CachePolicy::default()
+    });
+    let obo = OnBehalfOf {
+        access_token: "incoming".into(),
+        audience: "api://billing".into(),
+        scope: Some("bill".into()),
+    };
+    let mut flow = ex.on_behalf_of(&obo, RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    assert_eq!(result.unwrap().access_token.expose_secret(), "at-1");
+    assert_eq!(
+        sorted_form(&log[1]),
+        pairs(&[
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("subject_token", "incoming"),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("requested_token_type", ACCESS_TOKEN_TYPE),
+            ("audience", "api://billing"),
+            ("scope", "bill"),
+            ("client_id", "client-1"),
+            ("client_secret", "s3cret"),
+        ])
+    );
+    let vault = ConnectionTokenRequest {
+        connection: "google-oauth2".into(),
+        subject_token: "refresh-1".into(),
+        subject_token_type: ConnectionSubject::RefreshToken,
+        login_hint: Some("user@example.com".into()),
+    };
+    let mut flow = ex.connection_token(&vault, RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    let token = result.unwrap();
+    assert_eq!(
+        (token.connection.as_str(), token.login_hint.as_deref()),
+        ("google-oauth2", Some("user@example.com"))
+    );
+    // TTL 0: discovery again.
+    assert_eq!(
+        log.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+        [DISCOVERY, TOKEN]
+    );
+    assert_eq!(
+        sorted_form(&log[1]),
+        pairs(&[
+            ("grant_type", CONNECTION_GRANT),
+            ("subject_token", "refresh-1"),
+            ("subject_token_type", REFRESH_TOKEN_TYPE),
+            ("requested_token_type", CONNECTION_TOKEN_TYPE),
+            ("connection", "google-oauth2"),
+            ("login_hint", "user@example.com"),
+            ("client_id", "client-1"),
+            ("client_secret", "s3cret"),
+        ])
+    );
+}
