@@ -29,3 +29,54 @@ pub enum FetchKey {
     /// The JWK Set at this URI.
     Jwks(String),
 }
+
+/// What every flow offers its driver, so one drive loop serves them all.
+///
+/// ```
+/// use auth0_api::cache::Caches;
+/// use auth0_api::flow::{Action, Flow};
+/// use auth0_api::http::{HttpOutcome, HttpRequest};
+/// use auth0_api::UnixTime;
+///
+/// fn drive<F: Flow>(
+///     flow: &mut F,
+///     caches: &mut Caches,
+///     send: impl Fn(HttpRequest) -> HttpOutcome,
+///     now: impl Fn() -> UnixTime,
+/// ) -> Result<F::Output, F::Error> {
+///     loop {
+///         match flow.poll(caches, now())? {
+///             Action::NeedHttp(request) => {
+///                 let outcome = send(request);
+///                 flow.handle_response(caches, outcome, now());
+///             }
+///             Action::Wait(_) => { /* wait for the other fetch, then poll again */ }
+///             Action::Done(output) => return Ok(output),
+///         }
+///     }
+/// }
+/// ```
+pub trait Flow {
+    /// What the flow produces.
+    type Output;
+    /// Why it fails.
+    type Error;
+
+    /// The next action. See the flow's own `poll`.
+    ///
+    /// # Errors
+    /// The flow's sticky error.
+    fn poll(
+        &mut self,
+        caches: &mut crate::cache::Caches,
+        now: crate::time::UnixTime,
+    ) -> Result<Action<Self::Output>, Self::Error>;
+
+    /// Takes the outcome of the request the last `poll` asked for.
+    fn handle_response(
+        &mut self,
+        caches: &mut crate::cache::Caches,
+        outcome: crate::http::HttpOutcome,
+        now: crate::time::UnixTime,
+    );
+}

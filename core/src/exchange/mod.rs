@@ -837,3 +837,16 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
 
 #[cfg(test)]
 mod tests;
+
+impl<T: ExchangeOutput> crate::flow::Flow for ExchangeToken<'_, T> {
+    type Output = T;
+    type Error = ExchangeError;
+
+    fn poll(&mut self, caches: &mut Caches, now: UnixTime) -> Result<Action<T>, ExchangeError> {
+        ExchangeToken::poll(self, caches, now)
+    }
+
+    fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
+        ExchangeToken::handle_response(self, caches, outcome, now);
+    }
+}

@@ -450,3 +450,16 @@ impl<'a> VerifyAccessToken<'a> {
 
 #[cfg(test)]
 mod tests;
+
+impl crate::flow::Flow for VerifyAccessToken<'_> {
+    type Output = Claims;
+    type Error = VerifyError;
+
+    fn poll(&mut self, caches: &mut Caches, now: UnixTime) -> Result<Action<Claims>, VerifyError> {
+        VerifyAccessToken::poll(self, caches, now)
+    }
+
+    fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
+        VerifyAccessToken::handle_response(self, caches, outcome, now);
+    }
+}
