@@ -1,5 +1,290 @@
-//! `auth0-api`: the command-line tool.
+//! `auth0-api`: verify access tokens, exchange them, run a local mock tenant and the demo.
+//!
+//! Exit codes: 0 accepted, 1 rejected (a JSON error on stdout), 2 usage or configuration
+//! error (a message on stderr).
 
-fn main() {
-    std::process::exit(2);
+mod demo;
+mod exchange;
+mod transport;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth0_api::UnixTime;
+use auth0_api::cache::Caches;
+use auth0_api::config::{DpopMode, DpopOptions, VerifierConfig};
+use auth0_api::domain::DomainPolicy;
+use auth0_api::flow::{Action, Flow};
+use auth0_api::verify::context::RequestContext;
+use auth0_api::verify::error::VerifyError;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::transport::Transport;
+
+#[derive(Parser)]
+#[command(
+    name = "auth0-api",
+    version,
+    about = "Verify and exchange access tokens (Auth0, OAuth 2, OpenID Connect)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify an access token; prints its claims (exit 0) or the rejection (exit 1).
+    Verify(VerifyArgs),
+    /// Custom token exchange (RFC 8693).
+    Exchange(exchange::ExchangeArgs),
+    /// On-behalf-of exchange of an access token.
+    Obo(exchange::OboArgs),
+    /// Token Vault: an access token for a connection.
+    ConnectionToken(exchange::ConnectionArgs),
+    /// Run a local tenant over HTTPS on 127.0.0.1 until interrupted.
+    MockTenant,
+    /// Walk through verification and the exchanges against a local tenant.
+    Demo,
+}
+
+/// Where requests go, shared by every subcommand that talks to a tenant.
+#[derive(Args, Clone, Default)]
+pub(crate) struct IoArgs {
+    /// Evaluate times at this instant (Unix seconds; default: the system clock).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    now: Option<u64>,
+    /// Answer a GET of URL with the bytes of PATH (repeatable). With any fixture, no network
+    /// I/O happens and a URL without one is a transport failure.
+    #[arg(long = "fixture", value_name = "URL=PATH")]
+    fixtures: Vec<String>,
+    /// Answer a POST of URL with the bytes of PATH (repeatable).
+    #[arg(long = "fixture-post", value_name = "URL=PATH")]
+    fixture_posts: Vec<String>,
+    /// Trust this PEM CA certificate for HTTPS (network mode).
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<String>,
+    /// Request timeout in seconds (network mode).
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+impl IoArgs {
+    /// The instant to evaluate at.
+    pub(crate) fn now(&self) -> UnixTime {
+        self.now.map(UnixTime::from_secs).unwrap_or_else(system_now)
+    }
+
+    /// The transport: fixtures when any is given, the network otherwise.
+    pub(crate) fn transport(&self) -> Result<Transport, String> {
+        if self.fixtures.is_empty() && self.fixture_posts.is_empty() {
+            let ca = match &self.ca_cert {
+                Some(path) => {
+                    Some(std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?)
+                }
+                None => None,
+            };
+            return Transport::network(ca.as_deref(), Duration::from_secs(self.timeout));
+        }
+        Ok(Transport::Fixtures {
+            gets: load(&self.fixtures)?,
+            posts: load(&self.fixture_posts)?,
+        })
+    }
+}
+
+fn load(specs: &[String]) -> Result<HashMap<String, Vec<u8>>, String> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (url, path) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--fixture wants URL=PATH, got {spec:?}"))?;
+            let body =
+                std::fs::read(path).map_err(|e| format!("cannot read fixture {path}: {e}"))?;
+            Ok((url.to_owned(), body))
+        })
+        .collect()
+}
+
+fn system_now() -> UnixTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UnixTime::from_secs(secs)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Allowed,
+    Required,
+    Disabled,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The access token.
+    access_token: String,
+    /// One = the tenant; several = a static multiple-custom-domain list.
+    #[arg(long = "domain", required = true)]
+    domains: Vec<String>,
+    /// The API identifier the token must carry in `aud`.
+    #[arg(long)]
+    audience: String,
+    /// Accepted algorithms, comma separated.
+    #[arg(long, default_value = "RS256", value_delimiter = ',')]
+    algorithms: Vec<String>,
+    /// A claim the token must carry (repeatable).
+    #[arg(long = "required-claim")]
+    required_claims: Vec<String>,
+    #[arg(long, value_enum, default_value = "allowed")]
+    dpop_mode: Mode,
+    /// Maximum age of a DPoP proof, in seconds.
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
+    dpop_iat_offset: i64,
+    /// How far in the future a DPoP proof `iat` may be, in seconds.
+    #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+    dpop_iat_leeway: i64,
+    /// The authentication scheme the token came with (Bearer, DPoP).
+    #[arg(long)]
+    scheme: Option<String>,
+    /// The DPoP header value.
+    #[arg(long)]
+    dpop_proof: Option<String>,
+    /// The request method (for the DPoP proof).
+    #[arg(long)]
+    http_method: Option<String>,
+    /// The full request URL (for the DPoP proof and the domain resolver).
+    #[arg(long)]
+    http_url: Option<String>,
+    /// Accept IP literals and localhost as domains (local tenants).
+    #[arg(long)]
+    allow_local_domains: bool,
+    #[command(flatten)]
+    io: IoArgs,
+}
+
+/// A subcommand's end: printed JSON and an exit code.
+pub(crate) enum Outcome {
+    /// Exit 0 with this JSON.
+    Accepted(Value),
+    /// Exit 1 with this JSON.
+    Rejected(Value),
+    /// Exit 0; everything was already printed.
+    Silent,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(args) => verify(&args),
+        Command::Exchange(args) => exchange::custom(&args),
+        Command::Obo(args) => exchange::obo(&args),
+        Command::ConnectionToken(args) => exchange::connection(&args),
+        Command::MockTenant => demo::mock_tenant(),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(Outcome::Accepted(json)) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Silent) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected(json)) => {
+            println!("{json}");
+            ExitCode::from(1)
+        }
+        Err(message) => {
+            eprintln!("auth0-api: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn seconds(value: i64, option: &str) -> Result<Duration, String> {
+    u64::try_from(value)
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{option} must not be negative"))
+}
+
+fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
+    let dpop = DpopOptions {
+        mode: match args.dpop_mode {
+            Mode::Allowed => DpopMode::Allowed,
+            Mode::Required => DpopMode::Required,
+            Mode::Disabled => DpopMode::Disabled,
+        },
+        iat_offset: seconds(args.dpop_iat_offset, "--dpop-iat-offset")?,
+        iat_leeway: seconds(args.dpop_iat_leeway, "--dpop-iat-leeway")?,
+    };
+    let mut config = VerifierConfig::new()
+        .audience(&args.audience)
+        .algorithms(&args.algorithms)
+        .dpop(dpop);
+    config = match args.domains.as_slice() {
+        [one] => config.domain(one),
+        many => config.domains(many),
+    };
+    for claim in &args.required_claims {
+        config = config.required_claim(claim);
+    }
+    if args.allow_local_domains {
+        config = config.domain_policy(
+            DomainPolicy::STRICT
+                .with_ip_literals(true)
+                .with_localhost(true),
+        );
+    }
+    let verifier = config.build().map_err(|e| format!("{}: {e}", e.code()))?;
+    let transport = args.io.transport()?;
+    let mut caches = verifier.new_caches();
+    let ctx = RequestContext {
+        scheme: args.scheme.as_deref(),
+        dpop_proof: args.dpop_proof.as_deref(),
+        http_method: args.http_method.as_deref(),
+        http_url: args.http_url.as_deref(),
+        ..RequestContext::default()
+    };
+    let now = args.io.now();
+    let outcome = verifier
+        .verify_access_token(&args.access_token, &ctx)
+        .and_then(|mut flow| drive(&mut flow, &mut caches, &transport, now));
+    match outcome {
+        Ok(Some(claims)) => Ok(Outcome::Accepted(Value::Object(claims.into_map()))),
+        Ok(None) => Err(String::from("internal error: the flow waited on itself")),
+        Err(e) => Ok(Outcome::Rejected(rejection(&e))),
+    }
+}
+
+/// The JSON of a rejected verification.
+pub(crate) fn rejection(e: &VerifyError) -> Value {
+    json!({"error": {
+        "code": e.code(),
+        "message": e.to_string(),
+        "status": e.status(),
+        "www_authenticate": e.www_authenticate(),
+    }})
+}
+
+/// Drives a flow to its end with one transport; `None` if it asks to wait (it cannot with
+/// exclusive caches and one flow).
+pub(crate) fn drive<F: Flow>(
+    flow: &mut F,
+    caches: &mut Caches,
+    transport: &Transport,
+    now: UnixTime,
+) -> Result<Option<F::Output>, F::Error> {
+    loop {
+        match flow.poll(caches, now)? {
+            Action::NeedHttp(request) => {
+                let outcome = transport.send(request);
+                flow.handle_response(caches, outcome, now);
+            }
+            Action::Wait(_) => return Ok(None),
+            Action::Done(output) => return Ok(Some(output)),
+        }
+    }
 }
