@@ -1,0 +1,237 @@
+//! Async driver for `auth0-api` on [`reqwest`]: verifies access tokens and performs token
+//! exchanges over HTTPS, sharing one set of caches between tasks.
+//!
+//! ```no_run
+//! use auth0_api::config::VerifierConfig;
+//! use auth0_api::verify::context::RequestContext;
+//! use auth0_api_reqwest::{Client, ClientOptions};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = VerifierConfig::new()
+//!     .domain("example.auth0.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let client = Client::new(&verifier, ClientOptions::default())?;
+//! # let token = "";
+//! match client.verify(&verifier, token, &RequestContext::default()).await {
+//!     Ok(claims) => println!("hello {:?}", claims.sub()),
+//!     Err(e) => println!("{} {:?}", e.status(), e.www_authenticate()),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The transport: HTTPS only, redirects never followed, connect and total timeouts, response
+//! bodies capped at [`MAX_RESPONSE_BODY`]. The caches sit behind a `std` lock held only around
+//! each synchronous core call, never across an `.await`; concurrent verifications that miss
+//! the same entry make one request while the others wait to be notified.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth0_api::UnixTime;
+use auth0_api::cache::Caches;
+use auth0_api::claims::Claims;
+use auth0_api::config::Verifier;
+use auth0_api::flow::{Action, Flow};
+use auth0_api::http::{
+    HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, Method, TransportError,
+    TransportErrorKind,
+};
+use auth0_api::verify::context::RequestContext;
+use auth0_api::verify::error::VerifyError;
+use tokio::sync::Notify;
+
+/// How the client connects.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Connect timeout. Defaults to 5 s.
+    pub connect_timeout: Duration,
+    /// Total time for one request. Defaults to 10 s; keep it below the cache's
+    /// `fetch_timeout` (30 s by default).
+    pub timeout: Duration,
+    /// Extra trusted CA certificates (PEM). When given, only these are trusted.
+    pub root_certificates_pem: Vec<Vec<u8>>,
+    /// The clock. Defaults to the system clock.
+    pub clock: fn() -> UnixTime,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            root_certificates_pem: Vec::new(),
+            clock: system_clock,
+        }
+    }
+}
+
+/// The system clock as [`UnixTime`].
+pub fn system_clock() -> UnixTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UnixTime::from_secs(secs)
+}
+
+/// An async client: the transport, the clock and the shared caches. `Send + Sync`.
+pub struct Client {
+    http: reqwest::Client,
+    clock: fn() -> UnixTime,
+    caches: RwLock<Caches>,
+    fetched: Notify,
+    wait_limit: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client with caches following `verifier`'s policy.
+    ///
+    /// # Errors
+    /// The `reqwest` error when a CA certificate cannot be read or the client not built.
+    pub fn new(verifier: &Verifier, options: ClientOptions) -> Result<Self, reqwest::Error> {
+        Self::with_caches(verifier.new_caches(), options)
+    }
+
+    /// A client over caches you made (for example with a DPoP replay cache).
+    ///
+    /// # Errors
+    /// The `reqwest` error when a CA certificate cannot be read or the client not built.
+    pub fn with_caches(caches: Caches, options: ClientOptions) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout);
+        if !options.root_certificates_pem.is_empty() {
+            builder = builder.tls_built_in_root_certs(false);
+            for pem in &options.root_certificates_pem {
+                builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem)?);
+            }
+        }
+        let wait_limit = caches.policy().fetch_timeout;
+        Ok(Self {
+            http: builder.build()?,
+            clock: options.clock,
+            caches: RwLock::new(caches),
+            fetched: Notify::new(),
+            wait_limit,
+        })
+    }
+
+    /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock and
+    /// never awaits.
+    ///
+    /// # Errors
+    /// The [`VerifyError`] to answer the client with.
+    pub async fn verify(
+        &self,
+        verifier: &Verifier,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Claims, VerifyError> {
+        let mut flow = verifier.verify_access_token(token, ctx)?;
+        let warm = {
+            let caches = self.caches.read().unwrap_or_else(PoisonError::into_inner);
+            flow.poll_shared(&caches, (self.clock)())
+        };
+        match warm {
+            Some(result) => result,
+            None => self.drive(&mut flow).await,
+        }
+    }
+
+    /// Drives any flow (verification or exchange) to its end.
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        loop {
+            // Registered before polling, so a fetch finishing in between still wakes us.
+            let notified = self.fetched.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let action = {
+                let mut caches = self.caches.write().unwrap_or_else(PoisonError::into_inner);
+                flow.poll(&mut caches, (self.clock)())?
+            };
+            match action {
+                Action::NeedHttp(request) => {
+                    let outcome = self.send(request).await;
+                    {
+                        let mut caches =
+                            self.caches.write().unwrap_or_else(PoisonError::into_inner);
+                        flow.handle_response(&mut caches, outcome, (self.clock)());
+                    }
+                    self.fetched.notify_waiters();
+                }
+                Action::Wait(_) => {
+                    let _ = tokio::time::timeout(self.wait_limit, notified).await;
+                }
+                Action::Done(output) => return Ok(output),
+            }
+        }
+    }
+
+    /// Sends one request: the transport every flow uses.
+    pub async fn send(&self, request: HttpRequest) -> HttpOutcome {
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut builder = self.http.request(method, &request.url).body(request.body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(TransportError::new(TransportErrorKind::Redirect));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BODY as u64)
+        {
+            return Err(TransportError::new(TransportErrorKind::BodyTooLarge));
+        }
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+                return Err(TransportError::new(TransportErrorKind::BodyTooLarge));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> TransportError {
+    let kind = if e.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if e.is_connect() {
+        TransportErrorKind::Connect
+    } else if e.is_redirect() {
+        TransportErrorKind::Redirect
+    } else {
+        TransportErrorKind::Other
+    };
+    TransportError::with_source(kind, e)
+}

@@ -1,0 +1,378 @@
+//! One scenario table run through every adapter (ureq, reqwest), against the local tenant
+//! over HTTPS on loopback. No mocks of the SDK's own traits: real TLS, real HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use auth0_api::UnixTime;
+use auth0_api::claims::Claims;
+use auth0_api::config::{Verifier, VerifierConfig};
+use auth0_api::domain::DomainPolicy;
+use auth0_api::exchange::{
+    ConnectionTokenRequest, CustomTokenExchange, ExchangeConfig, OnBehalfOf,
+};
+use auth0_api::flow::Flow;
+use auth0_api::jose::Algorithm;
+use auth0_api::jose::sign::signer_from_pkcs8_pem;
+use auth0_api::verify::context::RequestContext;
+use auth0_api::verify::error::Reason;
+use auth0_api::verify::error::VerifyError;
+use auth0_api_mock_tenant::{
+    Alg, DEFAULT_AUDIENCE, DEFAULT_CUSTOM_TOKEN_TYPE, MockTenant, TenantOptions, TokenSpec,
+};
+use auth0_api_ureq::system_clock;
+
+const DISCOVERY: &str = "/.well-known/openid-configuration";
+const JWKS: &str = "/.well-known/jwks.json";
+
+/// Seconds added to the system clock, moved by the tests that need the cooldown to pass.
+static SKEW: AtomicU64 = AtomicU64::new(0);
+
+fn clock() -> UnixTime {
+    UnixTime::from_secs(system_clock().as_secs() + SKEW.load(Ordering::SeqCst))
+}
+
+fn tenant() -> MockTenant {
+    MockTenant::start(TenantOptions::default()).unwrap()
+}
+
+fn verifier(tenant: &MockTenant) -> Verifier {
+    VerifierConfig::new()
+        .domain(tenant.issuer())
+        .audience(DEFAULT_AUDIENCE)
+        .algorithms(["RS256", "PS256", "ES256"])
+        .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+        .build()
+        .unwrap()
+}
+
+/// The adapters under test, driven through one interface.
+enum Adapter {
+    Ureq(auth0_api_ureq::Client),
+    Reqwest(auth0_api_reqwest::Client, tokio::runtime::Runtime),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Ureq,
+    Reqwest,
+}
+
+const ADAPTERS: [Kind; 2] = [Kind::Ureq, Kind::Reqwest];
+
+impl Adapter {
+    fn verify(
+        &self,
+        v: &Verifier,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Claims, VerifyError> {
+        match self {
+            Adapter::Ureq(c) => c.verify(v, token, ctx),
+            Adapter::Reqwest(c, rt) => rt.block_on(c.verify(v, token, ctx)),
+        }
+    }
+
+    fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        match self {
+            Adapter::Ureq(c) => c.drive(flow),
+            Adapter::Reqwest(c, rt) => rt.block_on(c.drive(flow)),
+        }
+    }
+
+    /// `n` verifications of `token` at once: threads for ureq, tasks for reqwest.
+    fn verify_concurrently(self: &Arc<Self>, v: &Arc<Verifier>, token: &Arc<String>, n: usize) {
+        match &**self {
+            Adapter::Ureq(_) => {
+                let threads: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (a, v, t) = (self.clone(), v.clone(), token.clone());
+                        std::thread::spawn(move || {
+                            a.verify(&v, &t, &RequestContext::default()).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for th in threads {
+                    th.join().unwrap().unwrap();
+                }
+            }
+            Adapter::Reqwest(_, rt) => rt.block_on(async {
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (a, v, t) = (self.clone(), v.clone(), token.clone());
+                        tokio::spawn(async move {
+                            let Adapter::Reqwest(c, _) = &*a else {
+                                unreachable!()
+                            };
+                            c.verify(&v, &t, &RequestContext::default())
+                                .await
+                                .map(|_| ())
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap().unwrap();
+                }
+            }),
+        }
+    }
+}
+
+fn client_of(kind: Kind, tenant: &MockTenant, v: &Verifier, timeout: Duration) -> Adapter {
+    let ca = vec![tenant.ca_pem().as_bytes().to_vec()];
+    match kind {
+        Kind::Ureq => Adapter::Ureq(
+            auth0_api_ureq::Client::new(
+                v,
+                auth0_api_ureq::ClientOptions {
+                    timeout,
+                    root_certificates_pem: ca,
+                    clock,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        ),
+        Kind::Reqwest => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let client = auth0_api_reqwest::Client::new(
+                v,
+                auth0_api_reqwest::ClientOptions {
+                    timeout,
+                    root_certificates_pem: ca,
+                    clock,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            Adapter::Reqwest(client, rt)
+        }
+    }
+}
+
+fn token(tenant: &MockTenant, alg: Alg) -> String {
+    tenant
+        .mint_access_token(&TokenSpec::new(DEFAULT_AUDIENCE).alg(alg).subject("user"))
+        .unwrap()
+}
+
+fn reason(c: &Adapter, v: &Verifier, token: &str) -> Reason {
+    c.verify(v, token, &RequestContext::default())
+        .unwrap_err()
+        .reason()
+        .clone()
+}
+
+#[test]
+fn bearer_tokens_verify_and_stay_cached() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = verifier(&t);
+        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        for alg in [Alg::Rs256, Alg::Ps256, Alg::Es256] {
+            let claims = c
+                .verify(&v, &token(&t, alg), &RequestContext::default())
+                .unwrap();
+            assert_eq!(claims.sub().unwrap(), Some("user"), "{kind:?}");
+        }
+        assert_eq!(
+            (t.request_count(DISCOVERY), t.request_count(JWKS)),
+            (1, 1),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn key_rotation_and_unknown_kid_flood() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = verifier(&t);
+        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        c.verify(&v, &token(&t, Alg::Rs256), &RequestContext::default())
+            .unwrap();
+        // A flood of random kids within the cooldown makes no request at all.
+        for i in 0..1000 {
+            let spec = TokenSpec::new(DEFAULT_AUDIENCE)
+                .alg(Alg::Rs256)
+                .kid(format!("random-{i}"));
+            let forged = t.mint_access_token(&spec).unwrap();
+            assert_eq!(reason(&c, &v, &forged), Reason::UnknownKid, "{kind:?}");
+        }
+        let flood = t.request_count(JWKS);
+        println!("{kind:?}: 1,000 tokens with random kids -> {flood} JWKS request(s) in all");
+        assert_eq!(flood, 1, "{kind:?}");
+        // Rotation: a token signed by the new key verifies after one refetch, once the
+        // cooldown since the last fetch has passed.
+        t.rotate_keys().unwrap();
+        let rotated = token(&t, Alg::Rs256);
+        SKEW.fetch_add(31, Ordering::SeqCst);
+        c.verify(&v, &rotated, &RequestContext::default()).unwrap();
+        assert_eq!(t.request_count(JWKS), 2, "{kind:?}");
+    }
+}
+
+#[test]
+fn jwks_failures() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = verifier(&t);
+        let warm = client_of(kind, &t, &v, Duration::from_secs(10));
+        let tok = token(&t, Alg::Es256);
+        warm.verify(&v, &tok, &RequestContext::default()).unwrap();
+        t.fail(JWKS, 500);
+        // Keys cached: still verifies within the TTL.
+        warm.verify(&v, &tok, &RequestContext::default()).unwrap();
+        // No keys cached: a clear error with its challenges.
+        let cold = client_of(kind, &t, &v, Duration::from_secs(10));
+        let err = cold
+            .verify(&v, &tok, &RequestContext::default())
+            .unwrap_err();
+        assert!(
+            matches!(err.reason(), Reason::JwksFetchFailed(_)),
+            "{kind:?}: {err:?}"
+        );
+        assert_eq!(err.status(), 401);
+        assert!(err.www_authenticate()[0].contains("error=\"invalid_token\""));
+        // A 5 MiB body is refused.
+        t.reset_faults();
+        t.huge_body(JWKS);
+        let cold = client_of(kind, &t, &v, Duration::from_secs(10));
+        assert_eq!(
+            reason(&cold, &v, &tok),
+            Reason::JwksFetchFailed(None),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn stalls_time_out_and_redirects_are_not_followed() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = verifier(&t);
+        t.stall(DISCOVERY, Duration::from_secs(5));
+        let c = client_of(kind, &t, &v, Duration::from_millis(500));
+        let tok = token(&t, Alg::Rs256);
+        assert_eq!(
+            reason(&c, &v, &tok),
+            Reason::DiscoveryFailed(None),
+            "{kind:?}"
+        );
+        t.reset_faults();
+        t.redirect(DISCOVERY, &t.url("/elsewhere"));
+        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        assert_eq!(
+            reason(&c, &v, &tok),
+            Reason::DiscoveryFailed(None),
+            "{kind:?}"
+        );
+        assert_eq!(t.request_count("/elsewhere"), 0, "{kind:?}");
+    }
+}
+
+#[test]
+fn concurrent_cold_verifications_make_one_request_each() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = Arc::new(verifier(&t));
+        let c = Arc::new(client_of(kind, &t, &v, Duration::from_secs(10)));
+        let tok = Arc::new(token(&t, Alg::Rs256));
+        c.verify_concurrently(&v, &tok, 100);
+        let counts = (t.request_count(DISCOVERY), t.request_count(JWKS));
+        println!(
+            "{kind:?}: 100 concurrent cold verifications -> {} discovery, {} JWKS request(s)",
+            counts.0, counts.1
+        );
+        assert_eq!(counts, (1, 1), "{kind:?}");
+    }
+}
+
+#[test]
+fn exchanges_with_each_client_authentication() {
+    for kind in ADAPTERS {
+        let t = tenant();
+        let v = verifier(&t);
+        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        let local = DomainPolicy::STRICT.with_ip_literals(true);
+        let secret = t.secret_client();
+        let es = t.es256_client();
+        let configs = vec![
+            (
+                "client_secret_post",
+                ExchangeConfig::new()
+                    .client_id(secret.client_id())
+                    .client_secret(secret.secret()),
+            ),
+            (
+                "client_secret_basic",
+                ExchangeConfig::new()
+                    .client_id(secret.client_id())
+                    .client_secret(secret.secret())
+                    .client_secret_basic(true),
+            ),
+            (
+                "private_key_jwt",
+                ExchangeConfig::new()
+                    .client_id(es.client_id())
+                    .client_assertion_signer(Arc::from(
+                        signer_from_pkcs8_pem(es.private_key_pem(), Algorithm::ES256).unwrap(),
+                    )),
+            ),
+        ];
+        let subject = token(&t, Alg::Rs256);
+        for (i, (name, config)) in configs.into_iter().enumerate() {
+            let ex = config
+                .domain(t.issuer())
+                .domain_policy(local)
+                .build()
+                .unwrap();
+            let custom = CustomTokenExchange {
+                subject_token: "legacy".into(),
+                subject_token_type: DEFAULT_CUSTOM_TOKEN_TYPE.into(),
+                scope: Some("openid".into()),
+                ..Default::default()
+            };
+            let random = |n: u8| [n + 10 * i as u8; 16];
+            let set = c
+                .drive(&mut ex.custom_token_exchange(&custom, random(1)).unwrap())
+                .unwrap();
+            assert!(set.id_token_claims.is_some(), "{kind:?} {name}");
+            let new_token = set.access_token.expose_secret().to_owned();
+            c.verify(&v, &new_token, &RequestContext::default())
+                .unwrap();
+            let obo = OnBehalfOf {
+                access_token: subject.clone(),
+                audience: "https://billing/".into(),
+                scope: None,
+            };
+            c.drive(&mut ex.on_behalf_of(&obo, random(2)).unwrap())
+                .unwrap();
+            let vault = ConnectionTokenRequest {
+                connection: "github".into(),
+                subject_token: subject.clone(),
+                ..Default::default()
+            };
+            let token = c
+                .drive(&mut ex.connection_token(&vault, random(3)).unwrap())
+                .unwrap();
+            assert_eq!(token.connection, "github", "{kind:?} {name}");
+            let last = t.last_request("/oauth/token").unwrap();
+            match name {
+                "client_secret_basic" => {
+                    assert!(last.header("authorization").unwrap().starts_with("Basic "))
+                }
+                "private_key_jwt" => assert!(last.form_value("client_assertion").is_some()),
+                _ => assert_eq!(
+                    last.form_value("client_secret").as_deref(),
+                    Some(secret.secret())
+                ),
+            }
+        }
+    }
+}
