@@ -50,7 +50,3 @@ pub mod verify;
 
 pub use flow::{Action, FetchKey};
 pub use time::UnixTime;
-
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -159,3 +159,8 @@ mod tests {
         assert!(suite.cases().any(|c| c.tc_id == 26));
     }
 }
+
+/// The README's code, compiled as doctests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
