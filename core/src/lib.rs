@@ -6,6 +6,23 @@
 //! requests it needs ([`http::HttpRequest`]), consumes the responses you hand it, and takes
 //! the current time ([`time::UnixTime`]) at every step.
 //!
+//! ```text
+//! let mut flow = verifier.verify_access_token(token, &ctx)?;   // pre-network checks fail here
+//! loop {
+//!     match flow.poll(&mut caches, now())? {
+//!         Action::NeedHttp(request) => flow.handle_response(&mut caches, send(request), now()),
+//!         Action::Wait(key) => wait_until_fetched(key),          // another flow is fetching it
+//!         Action::Done(claims) => break claims,
+//!     }
+//! }
+//! ```
+//!
+//! The flows: [`config::Verifier::verify_access_token`] (SPEC sections 2 to 4) and the token
+//! exchanges of [`exchange::TokenExchanger`] (custom, on-behalf-of, Token Vault). Every flow
+//! implements [`flow::Flow`], so one drive loop serves them all. Caches ([`cache::Caches`])
+//! are plain data the caller owns; a warm verification needs only shared access
+//! ([`verify::VerifyAccessToken::poll_shared`]).
+//!
 //! # Guarantees
 //! - No I/O, no clock, no global state; `#![no_std]` with `alloc`.
 //! - Untrusted input (tokens, JSON documents, HTTP responses) never panics, is bounded in
@@ -16,6 +33,9 @@
 //! - `std` (default): `std::error::Error` interop through `core::error::Error`.
 //! - `http` (default): conversions to and from the `http` crate's types.
 //! - `es384`, `es512`, `eddsa`: ES384, ES512 and EdDSA (Ed25519) signatures.
+//! - `rsa-signing`: RS256/PS256 client assertions for `private_key_jwt`. The `rsa` crate's
+//!   private-key operations are subject to RUSTSEC-2023-0071 (Marvin timing side channel);
+//!   see [`jose::sign`]. ES256 client assertions need no feature.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

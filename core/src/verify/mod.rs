@@ -37,8 +37,6 @@ use crate::jose::compact::CompactJws;
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::time::UnixTime;
 
-pub use self::error::Reason as VerifyReason;
-
 impl Verifier {
     /// Starts verifying `token`. Every check SPEC section 2 can decide without the network
     /// runs here: scheme rules, token shape, `alg` (never `none` or `HS*`, and in the allowed
