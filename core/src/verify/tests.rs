@@ -872,3 +872,24 @@ mod dpop_matrix {
         check(&v, &mut plain, &bound, &c).unwrap();
     }
 }
+
+#[test]
+fn challenges_advertise_resource_metadata_when_configured() {
+    let v = VerifierConfig::new()
+        .domain("tenant.example")
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .resource_metadata_url("https://api.example/.well-known/oauth-protected-resource")
+        .build()
+        .unwrap();
+    let err = v
+        .verify_access_token("", &RequestContext::default())
+        .unwrap_err();
+    assert_eq!(
+        err.www_authenticate(),
+        [
+            r#"Bearer realm="api", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#,
+            r#"DPoP algs="ES256", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#,
+        ]
+    );
+}
