@@ -106,6 +106,19 @@ impl<T> Entry<T> {
     }
 }
 
+/// What a flow does next about an issuer's discovery document.
+#[derive(Debug)]
+pub enum DiscoveryStep<'c> {
+    /// The document is cached and fresh (and now marked most recently used).
+    Fresh(&'c DiscoveryDocument),
+    /// Another flow is fetching it: wait.
+    Wait(crate::FetchKey),
+    /// The last fetch failed and the cooldown forbids another.
+    RecentlyFailed,
+    /// Send this request; the slot is now marked as being fetched.
+    Fetch(crate::http::HttpRequest),
+}
+
 /// The discovery and JWKS caches of one verifier (or several sharing a policy).
 #[derive(Debug)]
 pub struct Caches {
@@ -173,6 +186,32 @@ impl Caches {
     /// The fresh discovery document of `issuer` at `now`.
     pub fn fresh_discovery(&self, issuer: &str, now: UnixTime) -> Option<&DiscoveryDocument> {
         self.discovery.get(issuer)?.fresh(&self.policy, now)
+    }
+
+    /// Decides the discovery step for `issuer` at `now`: the fresh document, a wait for
+    /// another flow's fetch, a refusal within the failure cooldown, or a request to send
+    /// (marking the slot as being fetched). Shared by every flow that needs discovery.
+    pub fn discovery_step(&mut self, issuer: &str, now: UnixTime) -> DiscoveryStep<'_> {
+        let policy = self.policy;
+        match self.discovery.get(issuer) {
+            Some(entry) if entry.fresh(&policy, now).is_some() => {
+                let fresh = self
+                    .discovery
+                    .get_mut(issuer)
+                    .and_then(|e| e.fresh(&policy, now));
+                // Checked fresh just above; `None` cannot occur, and refusing is the safe answer.
+                return fresh.map_or(DiscoveryStep::RecentlyFailed, DiscoveryStep::Fresh);
+            }
+            Some(entry) if entry.is_fetching(&policy, now) => {
+                return DiscoveryStep::Wait(crate::FetchKey::Discovery(String::from(issuer)));
+            }
+            Some(entry) if entry.last_failed() && !entry.cooldown_over(&policy, now) => {
+                return DiscoveryStep::RecentlyFailed;
+            }
+            _ => {}
+        }
+        self.begin_discovery(issuer, now);
+        DiscoveryStep::Fetch(crate::discovery::discovery_request(issuer))
     }
 
     /// Marks `issuer`'s discovery document as being fetched.

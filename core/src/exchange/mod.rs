@@ -31,8 +31,8 @@ use self::client_auth::{ClientAuth, ClientSecret};
 use self::error::{ExchangeError, IdTokenError};
 use self::params::{ExtraParameters, FormParams, Telemetry};
 use self::response::{AccessToken, IdToken, RefreshToken, TokenResponse};
-use crate::cache::Caches;
 use crate::cache::jwks::{self, KeyLookup};
+use crate::cache::{Caches, DiscoveryStep};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::ConfigError;
 use crate::discovery::{self, check_json_response};
@@ -581,34 +581,30 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
         caches: &mut Caches,
         now: UnixTime,
     ) -> Result<Action<T>, ExchangeError> {
-        let issuer = self.exchanger.issuer.as_str();
-        if let Some(doc) = caches.fresh_discovery(issuer, now) {
-            let Some(endpoint) = doc.token_endpoint.clone() else {
-                return Err(self.fail(ExchangeError::MissingTokenEndpoint));
-            };
-            self.jwks_uri = Some(doc.jwks_uri.clone());
-            caches.touch(&FetchKey::Discovery(String::from(issuer)));
-            return match self.token_request(&endpoint, now) {
-                Ok(request) => {
-                    self.state = State::ExpectTokenResponse;
-                    Ok(Action::NeedHttp(request))
-                }
-                Err(e) => Err(self.fail(e)),
-            };
-        }
-        let policy = *caches.policy();
-        if let Some(entry) = caches.discovery(issuer) {
-            if entry.is_fetching(&policy, now) {
+        let (endpoint, jwks_uri) = match caches.discovery_step(self.exchanger.issuer.as_str(), now)
+        {
+            DiscoveryStep::Fresh(doc) => (doc.token_endpoint.clone(), doc.jwks_uri.clone()),
+            DiscoveryStep::Wait(key) => {
                 self.state = State::Start;
-                return Ok(Action::Wait(FetchKey::Discovery(String::from(issuer))));
+                return Ok(Action::Wait(key));
             }
-            if entry.last_failed() && !entry.cooldown_over(&policy, now) {
-                return Err(self.fail(ExchangeError::Discovery(None)));
+            DiscoveryStep::RecentlyFailed => return Err(self.fail(ExchangeError::Discovery(None))),
+            DiscoveryStep::Fetch(request) => {
+                self.state = State::ExpectDiscovery;
+                return Ok(Action::NeedHttp(request));
             }
+        };
+        let Some(endpoint) = endpoint else {
+            return Err(self.fail(ExchangeError::MissingTokenEndpoint));
+        };
+        self.jwks_uri = Some(jwks_uri);
+        match self.token_request(&endpoint, now) {
+            Ok(request) => {
+                self.state = State::ExpectTokenResponse;
+                Ok(Action::NeedHttp(request))
+            }
+            Err(e) => Err(self.fail(e)),
         }
-        caches.begin_discovery(issuer, now);
-        self.state = State::ExpectDiscovery;
-        Ok(Action::NeedHttp(discovery::discovery_request(issuer)))
     }
 
     fn poll_keys(

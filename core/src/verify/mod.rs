@@ -25,7 +25,7 @@ use self::context::RequestContext;
 use self::dpop::{Binding, DpopParams, ProofInput, Scheme};
 use self::error::{Reason, VerifyError};
 use crate::cache::jwks::{self, KeyLookup};
-use crate::cache::{Caches, ReplayCache};
+use crate::cache::{Caches, DiscoveryStep, ReplayCache};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{DomainResolver, IssuerSource, ResolverInput, Verifier};
 use crate::discovery::{self, check_json_response};
@@ -196,33 +196,27 @@ impl<'a> VerifyAccessToken<'a> {
                 State::Finished | State::ExpectDiscovery | State::ExpectJwks { .. } => {
                     return Err(self.fail(Reason::Misuse));
                 }
-                State::Start => {
-                    let issuer = self.issuer.as_str();
-                    if let Some(doc) = caches.fresh_discovery(issuer, now) {
+                State::Start => match caches.discovery_step(self.issuer.as_str(), now) {
+                    DiscoveryStep::Fresh(doc) => {
                         let jwks_uri = doc.jwks_uri.clone();
-                        caches.touch(&FetchKey::Discovery(String::from(issuer)));
                         self.state = State::Keys {
                             jwks_uri,
                             local: None,
                             refetched: false,
                         };
-                        continue;
                     }
-                    let policy = *caches.policy();
-                    if let Some(entry) = caches.discovery(issuer) {
-                        if entry.is_fetching(&policy, now) {
-                            self.state = State::Start;
-                            return Ok(Action::Wait(FetchKey::Discovery(String::from(issuer))));
-                        }
-                        if entry.last_failed() && !entry.cooldown_over(&policy, now) {
-                            return Err(self.fail(Reason::DiscoveryFailed(None)));
-                        }
+                    DiscoveryStep::Wait(key) => {
+                        self.state = State::Start;
+                        return Ok(Action::Wait(key));
                     }
-                    caches.begin_discovery(issuer, now);
-                    let request = discovery::discovery_request(issuer);
-                    self.state = State::ExpectDiscovery;
-                    return Ok(Action::NeedHttp(request));
-                }
+                    DiscoveryStep::RecentlyFailed => {
+                        return Err(self.fail(Reason::DiscoveryFailed(None)));
+                    }
+                    DiscoveryStep::Fetch(request) => {
+                        self.state = State::ExpectDiscovery;
+                        return Ok(Action::NeedHttp(request));
+                    }
+                },
                 State::Keys {
                     local: Some(set), ..
                 } => {
