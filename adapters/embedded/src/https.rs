@@ -287,7 +287,11 @@ pub async fn http_exchange<C: Read + Write>(
         head.headers(&extra).build().write_header(conn).await
     } else {
         let body: &[u8] = &request.body;
-        head.headers(&extra).body(body).build().write_header(conn).await
+        head.headers(&extra)
+            .body(body)
+            .build()
+            .write_header(conn)
+            .await
     }
     .map_err(io)?;
     conn.write_all(&request.body)
@@ -312,7 +316,8 @@ pub async fn http_exchange<C: Read + Write>(
         })
         .collect();
     let cap = body_buf.len().min(MAX_RESPONSE_BODY);
-    if response.content_length.is_some_and(|len| len > cap) {
+    let declared = response.content_length;
+    if declared.is_some_and(|len| len > cap) {
         return Err(TransportError::new(TransportErrorKind::BodyTooLarge));
     }
     let room = body_buf
@@ -324,7 +329,9 @@ pub async fn http_exchange<C: Read + Write>(
         .read_to_end(room)
         .await
         .map_err(|e| match e {
-            reqwless::Error::BufferTooSmall => {
+            // With a declared length that fits, "buffer too small" means the connection
+            // ended before the body did.
+            reqwless::Error::BufferTooSmall if declared.is_none() => {
                 TransportError::new(TransportErrorKind::BodyTooLarge)
             }
             other => io(other),
@@ -417,7 +424,10 @@ mod tests {
                 "https://127.0.0.1:8443/jwks?x=1#frag",
                 Some(("127.0.0.1", 8443, "127.0.0.1:8443", "/jwks?x=1")),
             ),
-            ("HTTPS://t.example", Some(("t.example", 443, "t.example", "/"))),
+            (
+                "HTTPS://t.example",
+                Some(("t.example", 443, "t.example", "/")),
+            ),
             // A query without a path: no request target to put it on, refused.
             ("https://t.example?q", None),
             ("https://[::1]:9/k", Some(("::1", 9, "[::1]:9", "/k"))),
@@ -437,6 +447,150 @@ mod tests {
         for (url, want) in cases {
             let got = Target::parse(url).map(|t| (t.host, t.port, t.authority, t.path));
             assert_eq!(got, *want, "{url}");
+        }
+    }
+
+    /// A connection that answers with canned bytes and records what was written.
+    struct Canned<'a> {
+        answer: &'a [u8],
+        written: Vec<u8>,
+    }
+
+    impl embedded_io::ErrorType for Canned<'_> {
+        type Error = embedded_io::ErrorKind;
+    }
+
+    impl Read for Canned<'_> {
+        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            // A few bytes at a time, as a network would deliver them.
+            let n = buf.len().min(self.answer.len()).min(7);
+            let (now, rest) = self.answer.split_at(n);
+            buf[..n].copy_from_slice(now);
+            self.answer = rest;
+            Ok(n)
+        }
+    }
+
+    impl Write for Canned<'_> {
+        async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        async fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    fn exchange(request: &HttpRequest, answer: &[u8], body_room: usize) -> (HttpOutcome, String) {
+        let target = Target::parse(&request.url).unwrap();
+        let mut conn = Canned {
+            answer,
+            written: Vec::new(),
+        };
+        let mut headers = [0u8; 256];
+        let mut body = alloc::vec![0u8; body_room];
+        let outcome = {
+            let future = http_exchange(&mut conn, request, &target, &mut headers, &mut body);
+            let mut future = core::pin::pin!(future);
+            let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+            let core::task::Poll::Ready(outcome) = future.as_mut().poll(&mut cx) else {
+                panic!("canned connections never wait");
+            };
+            outcome
+        };
+        (outcome, String::from_utf8(conn.written).unwrap())
+    }
+
+    #[test]
+    fn a_post_is_framed_with_its_headers_and_body() {
+        let mut request = HttpRequest::get("https://t.example:8443/oauth/token");
+        request.method = Method::Post;
+        request.headers.push((
+            String::from("content-type"),
+            String::from("application/x-www-form-urlencoded"),
+        ));
+        request.body = b"grant_type=x".to_vec();
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                       Transfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n2\r\n:1\r\n1\r\n}\r\n0\r\n\r\n";
+        let (outcome, written) = exchange(&request, answer, 64);
+        let response = outcome.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, br#"{"a":1}"#);
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        assert!(
+            written.starts_with("POST /oauth/token HTTP/1.1\r\n"),
+            "{written}"
+        );
+        for line in [
+            "Host: t.example:8443\r\n",
+            "Content-Length: 12\r\n",
+            "content-type: application/x-www-form-urlencoded\r\n",
+            "accept: application/json\r\n",
+            "connection: close\r\n",
+        ] {
+            assert!(written.contains(line), "{line:?} in {written}");
+        }
+        assert!(written.ends_with("\r\n\r\ngrant_type=x"), "{written}");
+    }
+
+    #[test]
+    fn answers_are_judged_by_status_size_and_framing() {
+        let get = HttpRequest::get("https://t.example/k");
+        let long_head = alloc::format!("HTTP/1.1 200 OK\r\nx: {}\r\n\r\n", "y".repeat(300));
+        let cases: &[(&[u8], usize, Result<&[u8], TransportErrorKind>)] = &[
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+                2,
+                Ok(b"{}"),
+            ),
+            (
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx",
+                8,
+                Ok(b"x"),
+            ),
+            (
+                b"HTTP/1.1 302 Found\r\nLocation: https://evil.example/\r\n\r\n",
+                8,
+                Err(TransportErrorKind::Redirect),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{}}",
+                2,
+                Err(TransportErrorKind::BodyTooLarge),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                2,
+                Err(TransportErrorKind::BodyTooLarge),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nuntil-close",
+                11,
+                Ok(b"until-close"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nuntil-close",
+                10,
+                Err(TransportErrorKind::BodyTooLarge),
+            ),
+            (long_head.as_bytes(), 8, Err(TransportErrorKind::Other)),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",
+                16,
+                Err(TransportErrorKind::Other),
+            ),
+            (b"garbage\r\n\r\n", 8, Err(TransportErrorKind::Other)),
+        ];
+        for (answer, room, want) in cases {
+            let (outcome, written) = exchange(&get, answer, *room);
+            assert!(written.starts_with("GET /k HTTP/1.1\r\nHost: t.example\r\n"));
+            assert!(!written.contains("Content-Length"), "a GET has no body");
+            let got = outcome
+                .as_ref()
+                .map(|r| r.body.as_slice())
+                .map_err(|e| e.kind());
+            assert_eq!(got, *want, "{:?}", String::from_utf8_lossy(answer));
         }
     }
 

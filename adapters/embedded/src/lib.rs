@@ -31,7 +31,7 @@
 //! # }
 //! ```
 //!
-//! With the `reqwless` feature (default), [`https::HttpsTransport`] implements [`Transport`]
+//! With the `reqwless` feature (default), `https::HttpsTransport` implements [`Transport`]
 //! over any `embedded-nal-async` TCP stack, with TLS 1.3 by `embedded-tls` and HTTP/1.1
 //! framing by `reqwless`. Which servers to trust is the application's decision: it passes
 //! the certificate verifier (and the trust anchor it checks against).
@@ -56,8 +56,14 @@
 // futures they return.
 #![allow(async_fn_in_trait)]
 #![warn(missing_docs)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+#[cfg(any(feature = "reqwless", test))]
 extern crate alloc;
 
 #[cfg(feature = "reqwless")]

@@ -15,7 +15,7 @@ use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::error::Reason;
 use auth0_api_embedded::https::{Buffers, HttpsError, HttpsTransport, Verified};
 use auth0_api_embedded::{Transport, verify};
-use auth0_api_mock_tenant::{DEFAULT_AUDIENCE, MockTenant, TenantOptions, TokenSpec};
+use auth0_api_mock_tenant::{Alg, DEFAULT_AUDIENCE, MockTenant, TenantOptions, TokenSpec};
 use embedded_nal_async::{AddrType, Dns};
 use embedded_tls::{Aes128GcmSha256, TlsClock, TlsError, TlsVerifier, UnsecureProvider};
 use futures_lite::future::block_on;
@@ -124,13 +124,7 @@ fn verifies_over_tls_then_serves_warm_verifications_from_the_caches() {
     let mut caches = verifier.new_caches();
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let ctx = RequestContext::default();
 
     let token = tenant
@@ -150,9 +144,10 @@ fn verifies_over_tls_then_serves_warm_verifications_from_the_caches() {
     assert_eq!(tenant.request_count(DISCOVERY), 1);
     assert_eq!(tenant.request_count(JWKS), 1);
 
-    // Warm: another token under the same key, no request at all.
+    // Warm: a token under another of the tenant's keys, already in the cached set: no
+    // request at all.
     let es256 = tenant
-        .mint_access_token(&TokenSpec::new(DEFAULT_AUDIENCE))
+        .mint_access_token(&TokenSpec::new(DEFAULT_AUDIENCE).alg(Alg::Es256))
         .unwrap();
     block_on(verify(
         &verifier,
@@ -163,7 +158,11 @@ fn verifies_over_tls_then_serves_warm_verifications_from_the_caches() {
         &ctx,
     ))
     .unwrap();
-    assert_eq!(tenant.total_requests(), 2, "warm verification sends nothing");
+    assert_eq!(
+        tenant.total_requests(),
+        2,
+        "warm verification sends nothing"
+    );
 
     // A token the tenant signed for another audience: rejected with its challenge, and
     // still nothing sent.
@@ -183,7 +182,10 @@ fn verifies_over_tls_then_serves_warm_verifications_from_the_caches() {
     assert_eq!(err.status(), 401);
     let challenge = &err.www_authenticate()[0];
     assert!(challenge.starts_with("Bearer "), "{challenge}");
-    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
     assert_eq!(tenant.total_requests(), 2);
 
     // A tampered signature: rejected as such.
@@ -210,18 +212,20 @@ fn an_unknown_kid_refetches_the_key_set_once_over_tls() {
     let mut caches = verifier.new_caches();
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let ctx = RequestContext::default();
     let before = tenant
         .mint_access_token(&TokenSpec::new(DEFAULT_AUDIENCE))
         .unwrap();
-    block_on(verify(&verifier, &mut caches, &mut transport, &now, &before, &ctx)).unwrap();
+    block_on(verify(
+        &verifier,
+        &mut caches,
+        &mut transport,
+        &now,
+        &before,
+        &ctx,
+    ))
+    .unwrap();
 
     tenant.rotate_keys().unwrap();
     let after = tenant
@@ -229,7 +233,15 @@ fn an_unknown_kid_refetches_the_key_set_once_over_tls() {
         .unwrap();
     // The cooldown since the first fetch has not passed: a clock 31 s ahead lets it.
     let later = || UnixTime::from_secs(now().as_secs() + 31);
-    block_on(verify(&verifier, &mut caches, &mut transport, &later, &after, &ctx)).unwrap();
+    block_on(verify(
+        &verifier,
+        &mut caches,
+        &mut transport,
+        &later,
+        &after,
+        &ctx,
+    ))
+    .unwrap();
     assert_eq!(tenant.request_count(DISCOVERY), 1);
     assert_eq!(tenant.request_count(JWKS), 2);
 }
@@ -324,13 +336,7 @@ fn redirects_are_reported_not_followed() {
     tenant.redirect(DISCOVERY, &tenant.url(JWKS));
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let err = block_on(transport.send(&HttpRequest::get(tenant.discovery_url()))).unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Redirect);
     assert_eq!(tenant.request_count(DISCOVERY), 1);
@@ -343,13 +349,7 @@ fn a_body_past_the_buffer_is_refused() {
     tenant.huge_body(JWKS);
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let err = block_on(transport.send(&HttpRequest::get(tenant.jwks_uri()))).unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::BodyTooLarge);
 
@@ -359,13 +359,7 @@ fn a_body_past_the_buffer_is_refused() {
     drop(transport);
     for (size, fits) in [(jwks_len, true), (jwks_len - 1, false)] {
         let mut memory = Memory::new(size);
-        let mut transport = trusting(
-            &stack,
-            &stack,
-            WebPki::new(),
-            tenant.ca_der(),
-            &mut memory,
-        );
+        let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
         let outcome = block_on(transport.send(&HttpRequest::get(tenant.jwks_uri())));
         match outcome {
             Ok(response) => {
@@ -384,13 +378,7 @@ fn a_body_past_the_buffer_is_refused() {
 fn serde_json_len(tenant: &MockTenant) -> usize {
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let response = block_on(transport.send(&HttpRequest::get(tenant.jwks_uri()))).unwrap();
     assert_eq!(response.status, 200);
     response.body.len()
@@ -402,13 +390,7 @@ fn error_statuses_come_back_as_responses_for_the_core_to_judge() {
     tenant.fail(DISCOVERY, 503);
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let mut transport = trusting(
-        &stack,
-        &stack,
-        WebPki::new(),
-        tenant.ca_der(),
-        &mut memory,
-    );
+    let mut transport = trusting(&stack, &stack, WebPki::new(), tenant.ca_der(), &mut memory);
     let response = block_on(transport.send(&HttpRequest::get(tenant.discovery_url()))).unwrap();
     assert_eq!(response.status, 503);
 }
