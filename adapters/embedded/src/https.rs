@@ -5,18 +5,29 @@
 //! documents and then serves from the caches, so keeping connections open buys little and
 //! would pin the TLS buffers.
 //!
+//! `reqwless`'s own `HttpClient` is not used: its TLS set-up fixes the certificate verifier
+//! (the common-name-only one below, without a clock). This transport opens the TLS
+//! connection itself with the application's provider and uses `reqwless` for the HTTP
+//! request and response framing.
+//!
 //! # Trust
 //!
 //! The application decides which servers to trust, through the [`TlsVerifier`] inside the
 //! [`CryptoProvider`] it passes (see [`Verified`]) and the trust anchor given to
 //! [`HttpsTransport::with_trust_anchor`]. `embedded-tls` offers two verifiers:
 //!
-//! - `embedded_tls::webpki::CertVerifier` (feature `webpki`): path to the trust anchor, key
-//!   usage, validity period against the verifier's `TlsClock`, and the URL's host against the
-//!   certificate's subject alternative names (DNS names and IP addresses). Its clock must
-//!   tell the time: without one every certificate is out of its validity period.
-//! - `embedded_tls::pki::CertVerifier` (always built): signatures up to the anchor and the
-//!   host against the leaf's *common name* only; subject alternative names are not read.
+//! - `embedded_tls::webpki::CertVerifier` (feature `webpki`): the leaf must be signed by the
+//!   trust anchor itself (intermediates the server sends are not used), key usage, validity
+//!   period against the verifier's `TlsClock`, and the URL's host against the certificate's
+//!   subject alternative names (DNS names, wildcards and IP addresses). Its clock must tell
+//!   the time: without one every certificate is out of its validity period.
+//! - `embedded_tls::pki::CertVerifier` (always built): signatures along the chain the server
+//!   sends, up to the anchor; the host must equal the leaf's *common name* exactly (no
+//!   subject alternative names, no wildcards, at most 64 bytes); validity only with a clock.
+//!
+//! Neither fits a public CA chain with intermediates and wildcard names (a tenant on
+//! `*.auth0.com`): there, implement [`TlsVerifier`] (for example pinning the tenant's
+//! intermediate or public key) and pass it in [`Verified`].
 //!
 //! A provider without a verifier would make `embedded-tls` skip certificate checks
 //! silently; [`HttpsTransport`] refuses to connect with one ([`HttpsError::NoVerifier`]).
