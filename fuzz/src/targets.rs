@@ -181,8 +181,36 @@ pub fn claims(data: &[u8]) {
         assert!(!matches!(claims.get("sub"), None | Some(Value::Null)));
     }
     let _ = (claims.sub(), claims.scope(), claims.scopes(), claims.cnf_jkt());
+    // Serialising the claims and parsing them again gives the same claims. Floats are compared
+    // within a few ulps: serde_json without `float_roundtrip` does not round every decimal
+    // correctly (`1.70000361e64` reads back 1 ulp off), see the corpus seed
+    // `claims/float_not_correctly_rounded`.
     let bytes = serde_json::to_vec(&claims).unwrap();
-    assert_eq!(Claims::from_payload(&bytes, DEFAULT_MAX_DEPTH).as_ref(), Ok(&claims));
+    let again = Claims::from_payload(&bytes, DEFAULT_MAX_DEPTH).unwrap();
+    assert!(
+        same_json(&Value::Object(again.into_map()), &Value::Object(claims.clone().into_map())),
+        "{claims:?}"
+    );
+}
+
+/// JSON equality, with floats equal within a relative 1e-15.
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-15,
+                _ => false,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// `challenge`: [`www_authenticate`] with any code, description and metadata URL; every value
@@ -408,7 +436,7 @@ pub enum AlgChoice {
 pub enum KidChoice {
     /// `k1`, the signing key.
     K1,
-    /// Absent (three keys are published: only one is usable for ES256 if `k2` is not).
+    /// Absent: two P-256 keys are published, so key selection is ambiguous.
     Absent,
     /// `k2`, another P-256 key.
     K2,
@@ -536,7 +564,7 @@ impl FlowInput {
     /// Whether every choice is the valid one, so verification must succeed.
     fn is_valid(&self) -> bool {
         matches!(self.alg, AlgChoice::Es256)
-            && matches!(self.kid, KidChoice::K1 | KidChoice::Absent)
+            && matches!(self.kid, KidChoice::K1)
             && self.typ.as_deref().is_none_or(|t| t == "at+jwt")
             && self.header_extra.is_empty()
             && matches!(self.iss, ClaimChoice::Good)
