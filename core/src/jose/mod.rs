@@ -2,6 +2,8 @@
 //! and RFC 7638 thumbprints. This module knows nothing of OAuth.
 
 pub mod alg;
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc;
 pub mod compact;
 pub mod error;
 pub mod header;
