@@ -25,7 +25,8 @@ use auth0_api::jose::header::Header;
 use auth0_api::jose::json::DEFAULT_MAX_DEPTH;
 use auth0_api::jose::jwk::{JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
-use auth0_api::verify::challenge::{MAX_DESCRIPTION_LEN, www_authenticate};
+use auth0_api::extract::AuthScheme;
+use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode, MAX_DESCRIPTION_CHARS};
 use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::dpop::normalize_htu;
 use auth0_api::{Action, UnixTime};
@@ -213,18 +214,25 @@ fn same_json(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// `challenge`: [`www_authenticate`] with any code, description and metadata URL; every value
-/// parses back as an RFC 9110 section 11.6.1 challenge whose parameters unquote to the
-/// sanitised input.
+/// `challenge`: [`ChallengeBuilder`] with any mode, code, target, description and metadata
+/// URL; every value parses back as an RFC 9110 section 11.6.1 challenge whose parameters
+/// unquote to the sanitised input.
 pub fn challenge(data: &[u8]) {
     let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
     let text = String::from_utf8_lossy(rest);
     let mode = [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled][usize::from(selector % 3)];
-    let on_dpop = selector & 4 != 0;
-    let code = if selector & 8 != 0 { &*text } else { "invalid_token" };
-    let metadata = (selector & 16 != 0).then_some(&*text);
-    let error = (selector & 32 == 0).then_some((code, &*text));
-    let values = www_authenticate(mode, error, on_dpop, metadata);
+    let on = if selector & 4 != 0 { AuthScheme::DPoP } else { AuthScheme::Bearer };
+    let codes = [ErrorCode::InvalidRequest, ErrorCode::InvalidToken, ErrorCode::InvalidDpopProof];
+    let code = codes[usize::from((selector >> 3) % 3)];
+    let mut builder = ChallengeBuilder::new(mode);
+    if selector & 32 == 0 {
+        builder = builder.error(code, &text, on);
+    }
+    let metadata = selector & 64 != 0;
+    if metadata {
+        builder = builder.resource_metadata(&text);
+    }
+    let values = builder.build();
     assert!(!values.is_empty() && values.len() <= 2);
     for value in &values {
         // A header value: visible ASCII and spaces only (no CR, LF, NUL or obs-text).
@@ -233,20 +241,21 @@ pub fn challenge(data: &[u8]) {
         assert!(scheme == "Bearer" || scheme == "DPoP");
         let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         if let Some(description) = get("error_description") {
-            assert_eq!(description, sanitise(&text));
+            assert_eq!(description, sanitise(&text, MAX_DESCRIPTION_CHARS));
         }
-        if let (Some(url), Some(_)) = (get("resource_metadata"), metadata) {
-            assert_eq!(url, sanitise(&text));
+        if let (Some(url), true) = (get("resource_metadata"), metadata) {
+            assert_eq!(url, sanitise(&text, usize::MAX));
         }
     }
 }
 
-/// What the challenge quoting keeps of `text`: printable ASCII, anything else as `?`, at most
-/// [`MAX_DESCRIPTION_LEN`] characters.
-fn sanitise(text: &str) -> String {
+/// What the challenge quoting keeps of `text`: control characters dropped, non-ASCII as `?`,
+/// at most `max` characters.
+fn sanitise(text: &str, max: usize) -> String {
     text.chars()
-        .take(MAX_DESCRIPTION_LEN)
-        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .filter(|c| !c.is_control())
+        .take(max)
+        .map(|c| if c.is_ascii() { c } else { '?' })
         .collect()
 }
 
