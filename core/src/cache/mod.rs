@@ -156,14 +156,15 @@ impl Caches {
         self.replay.is_some()
     }
 
-    /// The key for `header` from the JWK Set at `jwks_uri`, and the replay cache, borrowed
-    /// together.
+    /// The key for `header` from the JWK Set at `jwks_uri` (marking the set most recently
+    /// used), and the replay cache, borrowed together.
     pub fn key_and_replay(
         &mut self,
         jwks_uri: &str,
         header: &crate::jose::header::Header,
         now: UnixTime,
     ) -> (KeyLookup<'_>, Option<&mut ReplayCache>) {
+        self.jwks.touch(jwks_uri);
         let lookup = jwks::lookup(self.jwks.get(jwks_uri), &self.policy, header, now);
         (lookup, self.replay.as_mut())
     }
@@ -244,14 +245,6 @@ impl Caches {
         now: UnixTime,
     ) -> Option<JwkSet> {
         finish(&mut self.jwks, &self.policy, jwks_uri, keys, now)
-    }
-
-    /// Marks `key` most recently used.
-    pub fn touch(&mut self, key: &crate::FetchKey) {
-        match key {
-            crate::FetchKey::Discovery(k) => self.discovery.touch(k),
-            crate::FetchKey::Jwks(k) => self.jwks.touch(k),
-        }
     }
 }
 

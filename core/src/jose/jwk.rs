@@ -236,10 +236,11 @@ pub fn thumbprint(material: &PublicKeyMaterial) -> String {
             alloc::format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n))
         }
         PublicKeyMaterial::Ec { key_type, x, y } => {
+            // Only EC key types reach here (see `rsa_material` and the `EC` branch of parsing).
             let crv = match key_type {
                 KeyType::EcP384 => "P-384",
                 KeyType::EcP521 => "P-521",
-                _ => "P-256",
+                KeyType::EcP256 | KeyType::Rsa | KeyType::Ed25519 => "P-256",
             };
             alloc::format!(
                 r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}"}}"#,

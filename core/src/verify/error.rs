@@ -100,7 +100,6 @@ impl VerifyError {
         dpop_scheme: bool,
         resource_metadata: Option<&str>,
     ) -> Self {
-        let code = wire_code(&reason);
         let has_error = match &reason {
             Reason::MissingToken => false,
             Reason::Dpop(e) => e.challenge_has_error(),
@@ -108,11 +107,6 @@ impl VerifyError {
         };
         let on_dpop = dpop_scheme || matches!(&reason, Reason::Dpop(e) if e.is_dpop_specific());
         let description = alloc::format!("{reason}");
-        let code = match code {
-            "invalid_request" => ErrorCode::InvalidRequest,
-            "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
-            _ => ErrorCode::InvalidToken,
-        };
         let target = if on_dpop {
             AuthScheme::DPoP
         } else {
@@ -120,7 +114,7 @@ impl VerifyError {
         };
         let mut builder = ChallengeBuilder::new(mode);
         if has_error {
-            builder = builder.error(code, &description, target);
+            builder = builder.error(wire_code(&reason), &description, target);
         }
         if let Some(url) = resource_metadata {
             builder = builder.resource_metadata(url);
@@ -137,8 +131,8 @@ impl VerifyError {
     /// The error code: `verify_access_token_error`, `invalid_request` or `invalid_dpop_proof`.
     pub fn code(&self) -> &'static str {
         match wire_code(&self.reason) {
-            "invalid_token" => "verify_access_token_error",
-            other => other,
+            ErrorCode::InvalidToken => "verify_access_token_error",
+            other => other.as_str(),
         }
     }
 
@@ -148,7 +142,7 @@ impl VerifyError {
         match (&self.reason, wire_code(&self.reason)) {
             (Reason::MissingToken, _) => 401,
             (Reason::Dpop(e), _) if !e.challenge_has_error() => 401,
-            (_, "invalid_token") => 401,
+            (_, ErrorCode::InvalidToken) => 401,
             _ => 400,
         }
     }
@@ -160,15 +154,15 @@ impl VerifyError {
 }
 
 /// The `error` value of the challenge (RFC 6750 section 3.1, RFC 9449 section 7.1).
-fn wire_code(reason: &Reason) -> &'static str {
+fn wire_code(reason: &Reason) -> ErrorCode {
     match reason {
-        Reason::MissingToken => "invalid_request",
+        Reason::MissingToken => ErrorCode::InvalidRequest,
         Reason::Dpop(e) => match e.code() {
-            DpopErrorCode::InvalidRequest => "invalid_request",
-            DpopErrorCode::InvalidDpopProof => "invalid_dpop_proof",
-            _ => "invalid_token",
+            DpopErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
+            DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,
+            _ => ErrorCode::InvalidToken,
         },
-        _ => "invalid_token",
+        _ => ErrorCode::InvalidToken,
     }
 }
 

@@ -231,15 +231,11 @@ impl<'a> VerifyAccessToken<'a> {
                     local: None,
                     refetched,
                 } => {
-                    let policy = *caches.policy();
-                    match jwks::lookup(caches.jwks(&jwks_uri), &policy, self.jws.header(), now) {
-                        KeyLookup::Hit(_) => {
-                            caches.touch(&FetchKey::Jwks(jwks_uri.clone()));
-                            let outcome =
-                                match caches.key_and_replay(&jwks_uri, self.jws.header(), now) {
-                                    (KeyLookup::Hit(key), replay) => self.finish(key, replay, now),
-                                    _ => Err(Reason::Misuse),
-                                };
+                    // One lookup, which also marks the set most recently used.
+                    let (lookup, replay) = caches.key_and_replay(&jwks_uri, self.jws.header(), now);
+                    match lookup {
+                        KeyLookup::Hit(key) => {
+                            let outcome = self.finish(key, replay, now);
                             return self.conclude(outcome);
                         }
                         KeyLookup::Wait => {
