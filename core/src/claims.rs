@@ -11,27 +11,42 @@
 //! Negative values and values of 2^64 seconds or more are refused with
 //! [`ClaimError::OutOfRange`]; JSON numbers beyond `f64` (`1e400`) do not parse at all.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use serde::Serialize;
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::jose::json::{self, JsonError};
+use crate::jose::json::{self, JsonError, NotAString, ObjectIndex};
 use crate::time::UnixTime;
 
-/// The claims of a JWT, all of them, as a JSON object.
+/// The claims of a JWT, all of them: the payload's JSON text as received, checked strictly
+/// and indexed by member name.
 ///
 /// Built from a payload with [`Claims::from_payload`] (strict JSON: duplicate member names
-/// and deep nesting are refused) or from an already parsed map with [`Claims::from_map`].
-/// Accessors for registered claims return `Ok(None)` when the claim is absent and
+/// and deep nesting are refused) or from a map with [`Claims::from_map`]. Members are parsed
+/// when asked for, so verification reads only the registered claims it checks: typed
+/// accessors for those, [`Claims::get`] for any member as a [`Value`],
+/// [`Claims::deserialize`] into a type of the caller's, and [`Claims::json`] for the text
+/// itself. Accessors for registered claims return `Ok(None)` when the claim is absent and
 /// [`ClaimError::InvalidType`] / [`ClaimError::OutOfRange`] when it is present but unusable.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(transparent)]
+#[derive(Clone)]
 pub struct Claims {
-    map: Map<String, Value>,
+    json: String,
+    index: ObjectIndex,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Self {
+            json: String::from("{}"),
+            index: ObjectIndex::default(),
+        }
+    }
 }
 
 impl Claims {
@@ -43,29 +58,94 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::Malformed`] when the payload is not a strict JSON object.
     pub fn from_payload(bytes: &[u8], max_depth: usize) -> Result<Self, ClaimError> {
-        json::parse_object(bytes, max_depth)
-            .map(Self::from_map)
-            .map_err(ClaimError::Malformed)
+        Self::from_vec(bytes.to_vec(), max_depth)
     }
 
-    /// Wraps an already parsed claims object.
-    pub fn from_map(map: Map<String, Value>) -> Self {
-        Self { map }
+    /// As [`Claims::from_payload`], keeping the buffer.
+    pub(crate) fn from_vec(bytes: Vec<u8>, max_depth: usize) -> Result<Self, ClaimError> {
+        let json =
+            String::from_utf8(bytes).map_err(|_| ClaimError::Malformed(JsonError::Syntax))?;
+        let index = ObjectIndex::parse(&json, max_depth).map_err(ClaimError::Malformed)?;
+        Ok(Self { json, index })
     }
 
-    /// The raw value of claim `name`, if present (including JSON `null`).
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.map.get(name)
+    /// Claims made of `map`'s members.
+    ///
+    /// # Errors
+    /// [`ClaimError::Malformed`] when a value is nested deeper than
+    /// [`json::DEFAULT_MAX_DEPTH`].
+    pub fn from_map(map: Map<String, Value>) -> Result<Self, ClaimError> {
+        let json =
+            serde_json::to_string(&map).map_err(|_| ClaimError::Malformed(JsonError::Syntax))?;
+        let index =
+            ObjectIndex::parse(&json, json::DEFAULT_MAX_DEPTH).map_err(ClaimError::Malformed)?;
+        Ok(Self { json, index })
     }
 
-    /// All claims.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.map
+    /// The payload's JSON text, exactly as received.
+    pub fn json(&self) -> &str {
+        &self.json
     }
 
-    /// All claims, by value.
+    /// The value of claim `name`, if present (including JSON `null`), parsed from the text.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.raw(name).and_then(parse_value)
+    }
+
+    /// The JSON text of claim `name`, if present.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.index.raw(&self.json, name)
+    }
+
+    /// Whether claim `name` is present (with any value, `null` included).
+    pub fn contains(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
+    /// The number of claims.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are no claims.
+    pub fn is_empty(&self) -> bool {
+        self.index.len() == 0
+    }
+
+    /// The claim names with their JSON text, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.index.iter(&self.json)
+    }
+
+    /// Claim `name` when it is a JSON string.
+    ///
+    /// # Errors
+    /// [`ClaimError::InvalidType`] when present with another type; the error names `name`
+    /// only when it is a registered claim this crate knows, else it says `"claim"`.
+    pub fn get_str(&self, name: &str) -> Result<Option<&str>, ClaimError> {
+        self.index
+            .string(&self.json, name)
+            .map_err(|NotAString| ClaimError::InvalidType(registered_name(name)))
+    }
+
+    /// All claims, deserialized into `T` (a struct of the claims a caller uses).
+    ///
+    /// # Errors
+    /// [`ClaimError::Deserialize`] when the claims do not fit `T`.
+    pub fn deserialize<'c, T: Deserialize<'c>>(&'c self) -> Result<T, ClaimError> {
+        serde_json::from_str(&self.json).map_err(|_| ClaimError::Deserialize)
+    }
+
+    /// All claims as a map.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter()
+            .filter_map(|(name, raw)| Some((String::from(name), parse_value(raw)?)))
+            .collect()
+    }
+
+    /// All claims as a map, by value.
     pub fn into_map(self) -> Map<String, Value> {
-        self.map
+        self.to_map()
     }
 
     /// The `iss` (issuer) claim, RFC 7519 section 4.1.1.
@@ -90,17 +170,16 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::InvalidType`] when present but neither a string nor an array of
     /// strings.
-    pub fn aud(&self) -> Result<Option<Vec<&str>>, ClaimError> {
-        match self.map.get("aud") {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(alloc::vec![s.as_str()])),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().ok_or(ClaimError::InvalidType("aud")))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(ClaimError::InvalidType("aud")),
-        }
+    pub fn aud(&self) -> Result<Option<Vec<Cow<'_, str>>>, ClaimError> {
+        let Some(raw) = self.raw("aud") else {
+            return Ok(None);
+        };
+        let mut audiences = Vec::new();
+        for_each_audience(raw, |aud| {
+            audiences.push(aud);
+            false
+        })?;
+        Ok(Some(audiences))
     }
 
     /// The `exp` (expiration time) claim, RFC 7519 section 4.1.4.
@@ -157,15 +236,15 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::InvalidType`] naming `cnf` when it is not an object, or `cnf.jkt` when
     /// `jkt` is not a non-empty string.
-    pub fn cnf_jkt(&self) -> Result<Option<&str>, ClaimError> {
-        let cnf = match self.map.get("cnf") {
+    pub fn cnf_jkt(&self) -> Result<Option<String>, ClaimError> {
+        let cnf = match self.get("cnf") {
             None => return Ok(None),
             Some(Value::Object(cnf)) => cnf,
             Some(_) => return Err(ClaimError::InvalidType("cnf")),
         };
         match cnf.get("jkt") {
             None => Ok(None),
-            Some(Value::String(jkt)) if !jkt.is_empty() => Ok(Some(jkt)),
+            Some(Value::String(jkt)) if !jkt.is_empty() => Ok(Some(jkt.clone())),
             Some(_) => Err(ClaimError::InvalidType("cnf.jkt")),
         }
     }
@@ -196,9 +275,15 @@ impl Claims {
         }
 
         let aud = self
-            .aud()?
+            .raw("aud")
             .ok_or_else(|| ClaimError::Missing(String::from("aud")))?;
-        if !aud.contains(&rules.audience) {
+        // Every element is type-checked, even after a match.
+        let mut found = false;
+        for_each_audience(aud, |a| {
+            found |= a == rules.audience;
+            false
+        })?;
+        if !found {
             return Err(ClaimError::AudienceMismatch);
         }
 
@@ -227,30 +312,155 @@ impl Claims {
             return Err(ClaimError::Missing(String::from("iat")));
         }
 
-        for name in rules.required {
-            // A required claim present as `null` counts as absent (the reference SDK counts
-            // it as present): `null` carries no value a caller could rely on.
-            if matches!(self.map.get(name.as_str()), None | Some(Value::Null)) {
-                return Err(ClaimError::Missing(name.clone()));
-            }
+        if let Some(name) = self.first_missing(rules.required) {
+            return Err(ClaimError::Missing(name.clone()));
         }
         Ok(())
     }
 
+    /// The first of `names` that is absent or JSON `null`.
+    ///
+    /// A required claim present as `null` counts as absent (the reference SDK counts it as
+    /// present): `null` carries no value a caller could rely on.
+    pub(crate) fn first_missing<'n>(&self, names: &'n [String]) -> Option<&'n String> {
+        names
+            .iter()
+            .find(|name| matches!(self.raw(name), None | Some("null")))
+    }
+
     fn string(&self, name: &'static str) -> Result<Option<&str>, ClaimError> {
-        match self.map.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ClaimError::InvalidType(name)),
-        }
+        self.index
+            .string(&self.json, name)
+            .map_err(|NotAString| ClaimError::InvalidType(name))
     }
 
     fn numeric_date(&self, name: &'static str) -> Result<Option<UnixTime>, ClaimError> {
-        match self.map.get(name) {
-            None => Ok(None),
-            Some(Value::Number(n)) => numeric_date(n, name).map(Some),
-            Some(_) => Err(ClaimError::InvalidType(name)),
+        let Some(raw) = self.raw(name) else {
+            return Ok(None);
+        };
+        // The common case, a plain integer: JSON allows no sign or leading zero here.
+        if let Ok(secs) = raw.parse::<u64>() {
+            return Ok(Some(UnixTime::from_secs(secs)));
         }
+        match serde_json::from_str::<serde_json::Number>(raw) {
+            Ok(n) => numeric_date(&n, name).map(Some),
+            Err(_) => Err(ClaimError::InvalidType(name)),
+        }
+    }
+}
+
+/// Parses a value of validated text; `None` cannot happen for text the index accepted.
+fn parse_value(raw: &str) -> Option<Value> {
+    serde_json::from_str(raw).ok()
+}
+
+/// The name to report for a claim of the wrong type.
+fn registered_name(name: &str) -> &'static str {
+    const REGISTERED: &[&str] = &[
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "azp",
+        "scope",
+        "client_id",
+        "org_id",
+        "org_name",
+        "nonce",
+        "cnf",
+    ];
+    REGISTERED
+        .iter()
+        .find(|r| **r == name)
+        .copied()
+        .unwrap_or("claim")
+}
+
+/// Calls `visit` with each audience of the `aud` text (a string, or an array of strings),
+/// until it returns `true`.
+fn for_each_audience<'t>(
+    raw: &'t str,
+    visit: impl FnMut(Cow<'t, str>) -> bool,
+) -> Result<(), ClaimError> {
+    struct Audiences<F>(F);
+
+    impl<'de, F: FnMut(Cow<'de, str>) -> bool> Visitor<'de> for Audiences<F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+
+        fn visit_borrowed_str<E>(mut self, v: &'de str) -> Result<(), E> {
+            (self.0)(Cow::Borrowed(v));
+            Ok(())
+        }
+
+        fn visit_str<E>(mut self, v: &str) -> Result<(), E> {
+            (self.0)(Cow::Owned(String::from(v)));
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(aud) = seq.next_element::<AudString<'de>>()? {
+                if (self.0)(aud.0) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct AudString<'de>(Cow<'de, str>);
+
+    impl<'de> Deserialize<'de> for AudString<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct One;
+            impl<'de> Visitor<'de> for One {
+                type Value = AudString<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<AudString<'de>, E> {
+                    Ok(AudString(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<AudString<'de>, E> {
+                    Ok(AudString(Cow::Owned(String::from(v))))
+                }
+            }
+            deserializer.deserialize_str(One)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de::Deserializer::deserialize_any(&mut de, Audiences(visit))
+        .map_err(|_| ClaimError::InvalidType("aud"))
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims").field(&self.json).finish()
+    }
+}
+
+/// Claims are equal when they have the same members with equal values, however written.
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.to_map() == other.to_map()
+    }
+}
+
+/// Serialized as the JSON object of all claims.
+impl Serialize for Claims {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (name, raw) in self.iter() {
+            map.serialize_entry(name, &parse_value(raw).unwrap_or(Value::Null))?;
+        }
+        map.end()
     }
 }
 
@@ -335,6 +545,8 @@ pub enum ClaimError {
     Expired,
     /// `nbf` is after now.
     NotYetValid,
+    /// The claims do not fit the type asked of [`Claims::deserialize`].
+    Deserialize,
 }
 
 impl fmt::Display for ClaimError {
@@ -348,6 +560,7 @@ impl fmt::Display for ClaimError {
             ClaimError::AudienceMismatch => f.write_str("unexpected \"aud\" claim value"),
             ClaimError::Expired => f.write_str("\"exp\" claim timestamp check failed"),
             ClaimError::NotYetValid => f.write_str("\"nbf\" claim timestamp check failed"),
+            ClaimError::Deserialize => f.write_str("claims do not fit the requested type"),
         }
     }
 }
@@ -684,21 +897,23 @@ mod tests {
         );
         assert_eq!(c.iss(), Ok(Some("i")));
         assert_eq!(c.sub(), Ok(Some("s")));
-        assert_eq!(c.aud(), Ok(Some(vec!["a"])));
+        assert_eq!(c.aud(), Ok(Some(vec![Cow::Borrowed("a")])));
         assert_eq!(c.exp(), Ok(Some(UnixTime::from_secs(2))));
         assert_eq!(c.iat(), Ok(Some(UnixTime::from_secs(1))));
         assert_eq!(c.scopes(), Ok(vec!["read", "write"]));
-        assert_eq!(c.cnf_jkt(), Ok(Some("abc")));
+        assert_eq!(c.cnf_jkt(), Ok(Some("abc".to_string())));
         assert_eq!(
-            c.get("custom").and_then(|v| v.get("x")),
-            Some(&serde_json::json!([1]))
+            c.get("custom").and_then(|v| v.get("x").cloned()),
+            Some(serde_json::json!([1]))
         );
-        assert_eq!(c.as_map().len(), 9);
+        assert_eq!(c.raw("custom"), Some(r#"{"x":[1]}"#));
+        assert_eq!(c.len(), 9);
         let empty = Claims::default();
         assert_eq!(empty.aud(), Ok(None));
         assert_eq!(empty.scopes(), Ok(vec![]));
         assert_eq!(empty.cnf_jkt(), Ok(None));
-        assert_eq!(c.clone().into_map(), c.as_map().clone());
+        assert_eq!(c.clone().into_map(), c.to_map());
+        assert_eq!(Claims::from_map(c.to_map()), Ok(c.clone()));
         assert_eq!(
             serde_json::to_string(&claims(r#"{"a":1}"#)).unwrap(),
             r#"{"a":1}"#
@@ -732,7 +947,8 @@ mod tests {
             ),
         ];
         for (doc, expected) in cases {
-            assert_eq!(&claims(doc).cnf_jkt(), expected, "{doc}");
+            let expected = expected.clone().map(|jkt| jkt.map(String::from));
+            assert_eq!(claims(doc).cnf_jkt(), expected, "{doc}");
         }
         assert_eq!(
             claims(r#"{"scope":["a"]}"#).scope(),
@@ -768,7 +984,7 @@ mod tests {
         fn any_number_for_exp_is_defined(n in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
             let c = Claims::from_map(
                 [("exp".to_string(), serde_json::json!(n))].into_iter().collect(),
-            );
+            ).unwrap();
             match c.exp() {
                 Ok(Some(t)) => {
                     prop_assert!(n >= 0.0);

@@ -50,16 +50,26 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`current_actor`].
-    pub fn current_actor(&self) -> Result<Option<&str>, DelegationError> {
-        current_actor(self.as_map())
+    pub fn current_actor(&self) -> Result<Option<String>, DelegationError> {
+        let act = self.act();
+        current_actor(&act).map(|actor| actor.map(String::from))
     }
 
     /// The delegation chain, newest to oldest; see [`delegation_chain`].
     ///
     /// # Errors
     /// As for [`current_actor`].
-    pub fn delegation_chain(&self) -> Result<Vec<&str>, DelegationError> {
-        delegation_chain(self.as_map())
+    pub fn delegation_chain(&self) -> Result<Vec<String>, DelegationError> {
+        let act = self.act();
+        delegation_chain(&act).map(|chain| chain.into_iter().map(String::from).collect())
+    }
+
+    /// A map holding only the `act` claim, when present: all the walk reads.
+    fn act(&self) -> Map<String, Value> {
+        self.get("act")
+            .map(|act| (String::from("act"), act))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -204,9 +214,13 @@ mod tests {
                 .map(|c| c.first().copied())
                 .map_err(|e| *e);
             assert_eq!(current_actor(&claims), actor, "actor {name}");
+            let owned = expected
+                .as_ref()
+                .map(|chain| chain.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .map_err(|e| *e);
             assert_eq!(
-                Claims::from_map(claims.clone()).delegation_chain(),
-                *expected,
+                Claims::from_map(claims.clone()).unwrap().delegation_chain(),
+                owned,
                 "claims {name}"
             );
         }

@@ -25,8 +25,6 @@ use alloc::sync::Arc;
 use core::marker::PhantomData;
 use core::time::Duration;
 
-use serde_json::Value;
-
 use self::client_auth::{ClientAuth, ClientSecret};
 use self::error::{ExchangeError, IdTokenError};
 use self::params::{ExtraParameters, FormParams, Telemetry};
@@ -781,10 +779,10 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             let (claim, matches) = if organization.starts_with("org_") {
                 (
                     "org_id",
-                    claims.get("org_id").and_then(Value::as_str) == Some(organization),
+                    claims.get_str("org_id").ok().flatten() == Some(organization.as_str()),
                 )
             } else {
-                let name = claims.get("org_name").and_then(Value::as_str);
+                let name = claims.get_str("org_name").ok().flatten();
                 (
                     "org_name",
                     name.is_some_and(|n| n.eq_ignore_ascii_case(organization)),

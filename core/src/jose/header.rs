@@ -4,6 +4,7 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
+use super::json::{NotAString, ObjectIndex};
 use super::{Algorithm, JoseError, json};
 
 /// The members of a protected header this crate acts on.
@@ -23,6 +24,45 @@ pub struct Header {
 }
 
 impl Header {
+    /// Reads a header from its JSON text (strict JSON, nesting bounded by `max_depth`) with
+    /// the rules of [`Header::from_members`]; only the members acted on are parsed.
+    ///
+    /// # Errors
+    /// [`JoseError::HeaderJson`] when the text is not a strict JSON object, then as for
+    /// [`Header::from_members`].
+    pub fn from_json(text: &str, max_depth: usize) -> Result<Self, JoseError> {
+        let index = ObjectIndex::parse(text, max_depth).map_err(JoseError::HeaderJson)?;
+        let alg = match index.string(text, "alg") {
+            Ok(Some(name)) => Algorithm::from_name(name)?,
+            _ => return Err(JoseError::MissingAlgorithm),
+        };
+        if index.raw(text, "crit").is_some() {
+            return Err(JoseError::UnsupportedCritical);
+        }
+        if !matches!(index.raw(text, "b64"), None | Some("true")) {
+            return Err(JoseError::UnsupportedCritical);
+        }
+        let string = |name| {
+            index
+                .string(text, name)
+                .map(|s| s.map(String::from))
+                .map_err(|NotAString| JoseError::InvalidHeaderMember(name))
+        };
+        let kid = string("kid")?;
+        let typ = string("typ")?;
+        let jwk = match index.raw(text, "jwk") {
+            None => None,
+            Some(raw) if raw.starts_with('{') => {
+                // Already checked strictly as part of the header, one level down.
+                let members = json::parse_object(raw.as_bytes(), max_depth.saturating_sub(1))
+                    .map_err(JoseError::HeaderJson)?;
+                Some(members)
+            }
+            Some(_) => return Err(JoseError::InvalidHeaderMember("jwk")),
+        };
+        Ok(Self { alg, kid, typ, jwk })
+    }
+
     /// Reads a header from its JSON members.
     ///
     /// # Errors
@@ -66,7 +106,15 @@ mod tests {
     use crate::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
 
     fn header(json: &str) -> Result<Header, JoseError> {
-        Header::from_members(&parse_object(json.as_bytes(), DEFAULT_MAX_DEPTH).unwrap())
+        let from_members =
+            Header::from_members(&parse_object(json.as_bytes(), DEFAULT_MAX_DEPTH).unwrap());
+        // Both readers apply the same rules.
+        assert_eq!(
+            Header::from_json(json, DEFAULT_MAX_DEPTH),
+            from_members,
+            "{json}"
+        );
+        from_members
     }
 
     #[test]

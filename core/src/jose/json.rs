@@ -4,9 +4,13 @@
 //! is ambiguous (parsers disagree on which one wins), so it is rejected rather than read
 //! "last wins". Nesting is bounded so that hostile documents cannot exhaust the stack.
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
+use core::ops::Range;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -83,6 +87,518 @@ pub(crate) fn optional_string<E>(
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(error(name)),
     }
+}
+
+/// A strictly checked JSON object text with the place of each top-level member: values stay
+/// unparsed until asked for, so reading a few members of a document costs one validating
+/// pass and no tree.
+///
+/// The index does not own the text; every lookup takes the text it was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ObjectIndex {
+    /// In document order.
+    members: Vec<Member>,
+    /// For objects of more than [`SCAN_LIMIT`] members, positions in `members` sorted by
+    /// name; empty otherwise.
+    sorted: Vec<usize>,
+}
+
+/// Up to this many members, lookups and the duplicate check compare lengths first, then
+/// bytes, without sorting: fewer comparisons than a sort and binary searches.
+const SCAN_LIMIT: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Member {
+    name: Name,
+    /// The raw JSON value, as a range of the text.
+    value: Range<usize>,
+    /// A string value written with escapes, unescaped.
+    unescaped: Option<Box<str>>,
+}
+
+/// A member name: a range of the text when written without escapes, else unescaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Name {
+    Span(Range<usize>),
+    Owned(Box<str>),
+}
+
+/// A top-level value that is not a string: what [`ObjectIndex::string`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NotAString;
+
+impl ObjectIndex {
+    /// Indexes `text`, which must be a JSON object, with the rules of [`parse_object`].
+    ///
+    /// # Errors
+    /// [`JsonError`] naming the first problem found.
+    pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Self, JsonError> {
+        let members = Scanner { text, pos: 0 }.document(max_depth)?;
+        let name = |i: &usize| members.get(*i).map_or(&[][..], |m| m.name_bytes(text));
+        let mut sorted = Vec::new();
+        let duplicate = if members.len() <= SCAN_LIMIT {
+            members.iter().enumerate().any(|(i, a)| {
+                let a = a.name_bytes(text);
+                members
+                    .iter()
+                    .skip(i.saturating_add(1))
+                    .any(|b| same(a, b.name_bytes(text)))
+            })
+        } else {
+            sorted = (0..members.len()).collect();
+            sorted.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+            sorted
+                .windows(2)
+                .any(|pair| matches!(pair, [a, b] if name(a) == name(b)))
+        };
+        if duplicate {
+            return Err(JsonError::DuplicateMember);
+        }
+        Ok(Self { members, sorted })
+    }
+
+    /// The number of members.
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    fn find(&self, text: &str, name: &str) -> Option<&Member> {
+        if self.sorted.is_empty() {
+            let name = name.as_bytes();
+            return self.members.iter().find(|m| same(m.name_bytes(text), name));
+        }
+        let member = |i: &usize| self.members.get(*i);
+        let found = self
+            .sorted
+            .binary_search_by(|i| {
+                member(i)
+                    .map_or(&[][..], |m| m.name_bytes(text))
+                    .cmp(name.as_bytes())
+            })
+            .ok()?;
+        self.sorted.get(found).and_then(member)
+    }
+
+    /// The raw JSON text of member `name`.
+    pub(crate) fn raw<'t>(&self, text: &'t str, name: &str) -> Option<&'t str> {
+        self.find(text, name)
+            .and_then(|m| text.get(m.value.clone()))
+    }
+
+    /// Member `name` as a string: `Ok(None)` when absent, [`NotAString`] for any other type.
+    pub(crate) fn string<'s>(
+        &'s self,
+        text: &'s str,
+        name: &str,
+    ) -> Result<Option<&'s str>, NotAString> {
+        match self.find(text, name) {
+            None => Ok(None),
+            Some(member) => member.string(text).map(Some).ok_or(NotAString),
+        }
+    }
+
+    /// The members, in document order, with their raw JSON values.
+    pub(crate) fn iter<'s>(&'s self, text: &'s str) -> impl Iterator<Item = (&'s str, &'s str)> {
+        self.members
+            .iter()
+            .map(move |m| (m.name(text), text.get(m.value.clone()).unwrap_or("null")))
+    }
+}
+
+impl Member {
+    /// The name's bytes, for comparisons: no character boundary checks.
+    fn name_bytes<'s>(&'s self, text: &'s str) -> &'s [u8] {
+        match &self.name {
+            Name::Span(range) => text.as_bytes().get(range.clone()).unwrap_or(&[]),
+            Name::Owned(name) => name.as_bytes(),
+        }
+    }
+
+    fn name<'s>(&'s self, text: &'s str) -> &'s str {
+        match &self.name {
+            Name::Span(range) => text.get(range.clone()).unwrap_or(""),
+            Name::Owned(name) => name,
+        }
+    }
+
+    fn string<'s>(&'s self, text: &'s str) -> Option<&'s str> {
+        if let Some(unescaped) = &self.unescaped {
+            return Some(unescaped);
+        }
+        // A validated string without escapes: its content is between the quotes.
+        text.get(self.value.clone())?
+            .strip_prefix('"')?
+            .strip_suffix('"')
+    }
+}
+
+/// String equality, lengths first: most names differ in length, and short names (`iss`,
+/// `aud`, ...) compare inline rather than through a `memcmp` call.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && if a.len() <= 16 {
+            a.iter().zip(b).all(|(x, y)| x == y)
+        } else {
+            a == b
+        }
+}
+
+/// A strict JSON scanner (RFC 8259) over text already known to be UTF-8, with the rules of
+/// [`parse_object`]: duplicate member names at any level and nesting deeper than allowed are
+/// refused, and so are numbers an `f64` cannot hold (`1e400`) and strings with lone
+/// surrogates, exactly as the tree reader refuses them. It builds nothing but the top-level
+/// index; strings are decoded (by serde_json) only when written with escapes and needed: a
+/// member name, or a top-level string value.
+struct Scanner<'t> {
+    text: &'t str,
+    pos: usize,
+}
+
+/// What a scanned string was.
+struct Scanned {
+    /// The content, between the quotes.
+    content: Range<usize>,
+    escaped: bool,
+}
+
+type Scan<T> = Result<T, JsonError>;
+
+impl<'t> Scanner<'t> {
+    fn bytes(&self) -> &'t [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Scan<()> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(JsonError::Syntax)
+        }
+    }
+
+    /// The whole document: the members of its top-level object, or [`JsonError::NotAnObject`]
+    /// for a valid document of another type.
+    fn document(mut self, max_depth: usize) -> Scan<Vec<Member>> {
+        self.skip_ws();
+        let members = if self.peek() == Some(b'{') {
+            Some(self.top_object(max_depth)?)
+        } else {
+            self.value(max_depth)?;
+            None
+        };
+        self.skip_ws();
+        if self.pos != self.bytes().len() {
+            return Err(JsonError::Syntax);
+        }
+        members.ok_or(JsonError::NotAnObject)
+    }
+
+    fn top_object(&mut self, depth_left: usize) -> Scan<Vec<Member>> {
+        self.eat(b'{')?;
+        // Room for a typical header or access token without growing.
+        let mut members = Vec::with_capacity(12);
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(members);
+        }
+        loop {
+            let nested = depth_left.checked_sub(1).ok_or(JsonError::TooDeep)?;
+            let key = self.string()?;
+            let name = if key.escaped {
+                Name::Owned(self.decode(&key)?.into_boxed_str())
+            } else {
+                Name::Span(key.content)
+            };
+            self.colon()?;
+            let start = self.pos;
+            let string = self.value(nested)?;
+            let unescaped = match string {
+                Some(value) if value.escaped => Some(self.decode(&value)?.into_boxed_str()),
+                _ => None,
+            };
+            members.push(Member {
+                name,
+                value: start..self.pos,
+                unescaped,
+            });
+            if self.after_member(b'}')? {
+                return Ok(members);
+            }
+        }
+    }
+
+    fn colon(&mut self) -> Scan<()> {
+        self.skip_ws();
+        self.eat(b':')?;
+        self.skip_ws();
+        Ok(())
+    }
+
+    /// After a member or element: `true` at the closing `close`, `false` after a comma.
+    fn after_member(&mut self, close: u8) -> Scan<bool> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(JsonError::Syntax),
+        }
+    }
+
+    /// Any value, starting at its first byte; a string is described by the result.
+    fn value(&mut self, depth_left: usize) -> Scan<Option<Scanned>> {
+        match self.peek() {
+            Some(b'"') => return self.string().map(Some),
+            Some(b'{') => self.object(depth_left)?,
+            Some(b'[') => self.array(depth_left)?,
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => return Err(JsonError::Syntax),
+        }
+        Ok(None)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
+        let end = self.pos + word.len();
+        if self.bytes().get(self.pos..end) == Some(word) {
+            self.pos = end;
+            Ok(())
+        } else {
+            Err(JsonError::Syntax)
+        }
+    }
+
+    fn object(&mut self, depth_left: usize) -> Scan<()> {
+        self.eat(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut names: Vec<Cow<'t, str>> = Vec::new();
+        loop {
+            let nested = depth_left.checked_sub(1).ok_or(JsonError::TooDeep)?;
+            let key = self.string()?;
+            names.push(if key.escaped {
+                Cow::Owned(self.decode(&key)?)
+            } else {
+                Cow::Borrowed(self.text.get(key.content).unwrap_or(""))
+            });
+            self.colon()?;
+            self.value(nested)?;
+            if self.after_member(b'}')? {
+                break;
+            }
+        }
+        if has_duplicate(&mut names) {
+            return Err(JsonError::DuplicateMember);
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth_left: usize) -> Scan<()> {
+        self.eat(b'[')?;
+        // As the tree reader: an array takes a level even when empty.
+        let nested = depth_left.checked_sub(1).ok_or(JsonError::TooDeep)?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(nested)?;
+            if self.after_member(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A string, from its opening quote: control characters refused, escapes checked.
+    fn string(&mut self) -> Scan<Scanned> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            self.pos = self.pos + special_byte(self.bytes().get(self.pos..).unwrap_or(&[]));
+            match self.peek() {
+                Some(b'"') => {
+                    let content = start..self.pos;
+                    self.pos += 1;
+                    return Ok(Scanned { content, escaped });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    self.escape()?;
+                }
+                // A control character, or the end of the text.
+                _ => return Err(JsonError::Syntax),
+            }
+        }
+    }
+
+    /// After a backslash.
+    fn escape(&mut self) -> Scan<()> {
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                self.pos += 1;
+                match self.hex4()? {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    0xD800..=0xDBFF => {
+                        self.eat(b'\\')?;
+                        self.eat(b'u')?;
+                        match self.hex4()? {
+                            0xDC00..=0xDFFF => Ok(()),
+                            _ => Err(JsonError::Syntax),
+                        }
+                    }
+                    0xDC00..=0xDFFF => Err(JsonError::Syntax),
+                    _ => Ok(()),
+                }
+            }
+            _ => Err(JsonError::Syntax),
+        }
+    }
+
+    fn hex4(&mut self) -> Scan<u16> {
+        let end = self.pos + 4;
+        let digits = self.text.get(self.pos..end).ok_or(JsonError::Syntax)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(JsonError::Syntax);
+        }
+        self.pos = end;
+        u16::from_str_radix(digits, 16).map_err(|_| JsonError::Syntax)
+    }
+
+    /// A number (RFC 8259 section 6) that an `f64` can hold.
+    fn number(&mut self) -> Scan<()> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(JsonError::Syntax),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.pos += 1;
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        let number = self.text.get(start..self.pos).ok_or(JsonError::Syntax)?;
+        // Short integers always fit; anything else must not overflow an f64.
+        if integer && number.len() <= 18 {
+            return Ok(());
+        }
+        match number.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(()),
+            _ => Err(JsonError::Syntax),
+        }
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Scan<()> {
+        let start = self.pos;
+        self.digits();
+        if self.pos == start {
+            return Err(JsonError::Syntax);
+        }
+        Ok(())
+    }
+
+    /// The unescaped content of a string written with escapes.
+    fn decode(&self, string: &Scanned) -> Scan<String> {
+        let quoted = self
+            .text
+            .get(string.content.start.saturating_sub(1)..string.content.end + 1)
+            .ok_or(JsonError::Syntax)?;
+        serde_json::from_str(quoted).map_err(|_| JsonError::Syntax)
+    }
+}
+
+/// The offset of the first `"`, `\` or control character in `bytes` (its length when none),
+/// eight bytes at a time.
+fn special_byte(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut offset = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(word);
+        let quote = has_zero(v ^ u64::from_ne_bytes([b'"'; 8]));
+        let backslash = has_zero(v ^ u64::from_ne_bytes([b'\\'; 8]));
+        // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes >= 0x80 are
+        // masked out by `!v`).
+        let control = v.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !v & HIGHS;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    let rest = bytes.get(offset..).unwrap_or(&[]);
+    offset
+        + rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(rest.len())
+}
+
+/// Whether two of `names` are equal; may reorder them.
+fn has_duplicate(names: &mut [Cow<'_, str>]) -> bool {
+    if names.len() <= SCAN_LIMIT {
+        return names.iter().enumerate().any(|(i, a)| {
+            names
+                .iter()
+                .skip(i + 1)
+                .any(|b| same(a.as_bytes(), b.as_bytes()))
+        });
+    }
+    names.sort_unstable();
+    names
+        .windows(2)
+        .any(|pair| matches!(pair, [a, b] if a == b))
 }
 
 struct Strict<'p> {
@@ -229,5 +745,133 @@ mod tests {
         let ok = "{\"a\":[[[]]]}";
         assert!(parse_object(ok.as_bytes(), 4).is_ok());
         assert_eq!(parse_object(ok.as_bytes(), 3), Err(JsonError::TooDeep));
+    }
+
+    /// The index and the tree reader accept the same documents, and the index finds every
+    /// member with the value the tree holds.
+    fn index_agrees(text: &str, max_depth: usize) {
+        let tree = parse_object(text.as_bytes(), max_depth);
+        let index = ObjectIndex::parse(text, max_depth);
+        match (&tree, &index) {
+            (Ok(map), Ok(index)) => {
+                assert_eq!(index.len(), map.len(), "{text}");
+                for (name, value) in map {
+                    let raw = index.raw(text, name).expect(name);
+                    let parsed: Value = serde_json::from_str(raw).unwrap();
+                    assert_eq!(&parsed, value, "{text}: {name}");
+                    let string = index.string(text, name);
+                    match value {
+                        Value::String(s) => assert_eq!(string, Ok(Some(s.as_str())), "{text}"),
+                        _ => assert_eq!(string, Err(NotAString), "{text}"),
+                    }
+                }
+                let mut names: alloc::vec::Vec<&str> = index.iter(text).map(|(n, _)| n).collect();
+                names.sort_unstable();
+                let expected: alloc::vec::Vec<&str> = map.keys().map(String::as_str).collect();
+                assert_eq!(names, expected, "the same names: {text}");
+                assert_eq!(index.raw(text, "absent member"), None);
+            }
+            (Err(a), Err(b)) => {
+                // Errors may be found in another order; both readers refuse the document.
+                let _ = (a, b);
+            }
+            _ => panic!("{text}: tree {tree:?}, index {index:?}"),
+        }
+    }
+
+    #[test]
+    fn index_table() {
+        let docs = [
+            r#"{}"#,
+            r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt"}"#,
+            r#"{"iss":"https:\/\/tenant\/","aud":["a","\u0062"],"n":-1.5e3,"z":null}"#,
+            r#"{"\u0061lg":1,"b":{"c":[{"d":{}}]},"e":[1,2,[3]],"f":true}"#,
+            r#" { "spaced" : "x" , "t" : false } "#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"alg":1,"\u0061lg":2}"#,
+            r#"{"a":{"x":1,"x":1}}"#,
+            r#"{"a":[{"x":1,"y":2,"x":3}]}"#,
+            r#"{"big":1e400}"#,
+            r#"{"s":"\ud800"}"#,
+            "[1]",
+            "1",
+            r#"{"a":1} {}"#,
+            r#"{"a":"#,
+            "\u{feff}{}",
+        ];
+        for doc in docs {
+            index_agrees(doc, DEFAULT_MAX_DEPTH);
+        }
+        let deep = "{\"a\":[[[]]]}";
+        for depth in 0..6 {
+            index_agrees(deep, depth);
+        }
+        assert_eq!(
+            ObjectIndex::parse(r#"{"a":1,"\u0061":2}"#, 8),
+            Err(JsonError::DuplicateMember)
+        );
+        assert_eq!(ObjectIndex::parse("[1]", 8), Err(JsonError::NotAnObject));
+        // Past the scanning limit, lookups and the duplicate check go through sorted names.
+        let many: alloc::vec::Vec<String> =
+            (0..40).map(|i| alloc::format!("\"m{i}\":{i}")).collect();
+        let doc = alloc::format!("{{{}}}", many.join(","));
+        index_agrees(&doc, DEFAULT_MAX_DEPTH);
+        let with_duplicate = alloc::format!("{{{},\"m\\u0037\":0}}", many.join(","));
+        index_agrees(&with_duplicate, DEFAULT_MAX_DEPTH);
+        assert_eq!(
+            ObjectIndex::parse(&with_duplicate, 8),
+            Err(JsonError::DuplicateMember)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn index_agrees_with_the_tree(value in json_value(4), depth in 0usize..6) {
+            index_agrees(&value, depth);
+        }
+
+        #[test]
+        fn index_agrees_on_any_text(text in "[{}\\[\\]\",:a-c0-9\\\\u ]{0,40}") {
+            index_agrees(&text, 4);
+        }
+    }
+
+    /// JSON text, objects at the top, with escapes, repeated names and nesting.
+    fn json_value(depth: u32) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = prop_oneof![
+            Just("a".to_string()),
+            Just("\\u0061".to_string()),
+            Just("b".to_string()),
+            "[a-z]{1,3}",
+        ];
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| serde_json::to_string(&f).unwrap()),
+            Just("\"x\\/y\\n\"".to_string()),
+            "[a-z ]{0,5}".prop_map(|s| alloc::format!("\"{s}\"")),
+        ];
+        let value = leaf.prop_recursive(depth, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| alloc::format!("[{}]", items.join(","))),
+                proptest::collection::vec((name.clone(), inner), 0..4).prop_map(|members| {
+                    let members: alloc::vec::Vec<String> = members
+                        .into_iter()
+                        .map(|(n, v)| alloc::format!("\"{n}\":{v}"))
+                        .collect();
+                    alloc::format!("{{{}}}", members.join(","))
+                }),
+            ]
+        });
+        proptest::collection::vec(("[a-c]", value), 0..5).prop_map(|members| {
+            let members: alloc::vec::Vec<String> = members
+                .into_iter()
+                .map(|(n, v)| alloc::format!("\"{n}\":{v}"))
+                .collect();
+            alloc::format!("{{{}}}", members.join(","))
+        })
     }
 }

@@ -66,12 +66,13 @@ impl Verifier {
         if token.is_empty() {
             return Err(fail(Reason::MissingToken));
         }
-        let jws = CompactJws::parse(token, &self.limits).map_err(|e| fail(Reason::Malformed(e)))?;
+        let mut jws =
+            CompactJws::parse(token, &self.limits).map_err(|e| fail(Reason::Malformed(e)))?;
         let allowed = ctx.algorithms.unwrap_or(&self.algorithms);
         if !allowed.contains(&jws.header().alg) {
             return Err(fail(Reason::AlgorithmNotAllowed));
         }
-        let claims = Claims::from_payload(jws.payload(), self.limits.max_json_depth)
+        let claims = Claims::from_vec(jws.take_payload(), self.limits.max_json_depth)
             .map_err(|e| fail(Reason::MalformedClaims(e)))?;
         let issuer = self.choose_issuer(&claims, ctx).map_err(fail)?;
         Ok(VerifyAccessToken {
@@ -388,17 +389,13 @@ impl<'a> VerifyAccessToken<'a> {
             .with_required(&verifier.required_claims)
             .with_leeway(verifier.leeway);
         claims.validate(&rules, now).map_err(Reason::Claims)?;
-        if let Some(name) = self
-            .ctx
-            .required_claims
-            .iter()
-            .find(|n| claims.get(n).is_none_or(serde_json::Value::is_null))
-        {
+        if let Some(name) = claims.first_missing(self.ctx.required_claims) {
             return Err(Reason::Claims(ClaimError::Missing(name.clone())));
         }
         let dpop = &verifier.dpop;
         let has_proof = self.ctx.dpop_proof.is_some();
-        let binding = dpop::check_binding(dpop.mode, self.scheme, has_proof, claims.get("cnf"))?;
+        let cnf = claims.get("cnf");
+        let binding = dpop::check_binding(dpop.mode, self.scheme, has_proof, cnf.as_ref())?;
         if let Binding::Proof { jkt } = binding {
             // RFC 9449 section 4.3 and section 7.1: the proof, bound to this token and key.
             let input = ProofInput {
