@@ -306,8 +306,9 @@ impl<'t> Scanner<'t> {
 
     fn top_object(&mut self, depth_left: usize) -> Scan<Vec<Member>> {
         self.eat(b'{')?;
-        // Room for a typical header or access token without growing.
-        let mut members = Vec::with_capacity(12);
+        // Room for the members of a typical header or access token without growing (a
+        // member takes a few dozen bytes of text).
+        let mut members = Vec::with_capacity((self.text.len() / 48).clamp(4, 32));
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::cache::replay::{ReplayCache, ReplayKey};
 use crate::config::DpopMode;
 use crate::jose::compact::{CompactJws, Limits};
-use crate::jose::json;
+use crate::jose::json::{JsonError, ObjectIndex};
 use crate::jose::jwk::Jwk;
 use crate::jose::verify::RUST_CRYPTO;
 use crate::jose::{Algorithm, JoseError, KeyType};
@@ -706,27 +706,35 @@ pub fn verify_proof(
     })?;
 
     // 4. The claims (checks 3, 8, 9, 11, 12; check 10, nonce, is not supported).
-    let claims = json::parse_object(jws.payload(), input.limits.max_json_depth)
-        .map_err(|e| DpopError::InvalidProofSyntax(JoseError::PayloadJson(e)))?;
-    let jti = match claims.get("jti") {
-        Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti,
+    let payload_error = |e| DpopError::InvalidProofSyntax(JoseError::PayloadJson(e));
+    let text = core::str::from_utf8(jws.payload()).map_err(|_| payload_error(JsonError::Syntax))?;
+    let claims = ObjectIndex::parse(text, input.limits.max_json_depth).map_err(payload_error)?;
+    let string_claim = |name| match claims.string(text, name) {
+        Ok(Some(value)) => Ok(value),
+        _ => Err(DpopError::MissingClaim(name)),
+    };
+    let jti = match claims.string(text, "jti") {
+        Ok(Some(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti,
         _ => return Err(DpopError::InvalidJti),
     };
-    let iat = proof_iat(claims.get("iat"))?;
+    let iat = claims
+        .raw(text, "iat")
+        .and_then(|raw| serde_json::from_str(raw).ok());
+    let iat = proof_iat(iat.as_ref())?;
     let earliest = input.now.saturating_sub(input.iat_offset);
     let latest = input.now.saturating_add(input.iat_leeway);
     let iat = iat
         .filter(|iat| (earliest..=latest).contains(iat))
         .ok_or(DpopError::IatOutOfWindow)?;
-    let htm = string_claim(&claims, "htm")?;
+    let htm = string_claim("htm")?;
     if !htm.eq_ignore_ascii_case(method) {
         return Err(DpopError::HtmMismatch);
     }
-    let htu = normalize_htu(string_claim(&claims, "htu")?).map_err(DpopError::InvalidHtu)?;
+    let htu = normalize_htu(string_claim("htu")?).map_err(DpopError::InvalidHtu)?;
     if htu != request_htu {
         return Err(DpopError::HtuMismatch);
     }
-    let ath = string_claim(&claims, "ath")?;
+    let ath = string_claim("ath")?;
     if ath != access_token_hash(input.access_token) {
         return Err(DpopError::AthMismatch);
     }
@@ -740,7 +748,7 @@ pub fn verify_proof(
         cache.check_and_insert(ReplayKey::new(&thumbprint, jti), input.now)?;
     }
     Ok(VerifiedProof {
-        jti: jti.clone(),
+        jti: String::from(jti),
         iat,
         jkt: thumbprint,
         htu,
@@ -781,17 +789,6 @@ fn proof_iat(value: Option<&Value>) -> Result<Option<UnixTime>, DpopError> {
     Ok(n.as_f64()
         .filter(|f| (0.0..LIMIT).contains(f))
         .map(|f| UnixTime::from_secs(f as u64)))
-}
-
-/// A claim that must be a string.
-fn string_claim<'m>(
-    claims: &'m serde_json::Map<String, Value>,
-    name: &'static str,
-) -> Result<&'m str, DpopError> {
-    match claims.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        _ => Err(DpopError::MissingClaim(name)),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

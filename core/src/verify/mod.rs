@@ -18,6 +18,7 @@ pub mod context;
 pub mod dpop;
 pub mod error;
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -88,23 +89,30 @@ impl Verifier {
     }
 
     /// SPEC section 2 step 3: with `domains`, `iss` must be one of them exactly.
-    fn choose_issuer(&self, claims: &Claims, ctx: &RequestContext<'_>) -> Result<Issuer, Reason> {
+    fn choose_issuer(
+        &self,
+        claims: &Claims,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Cow<'_, Issuer>, Reason> {
         let listed = |list: &[Issuer], iss: &str| {
             list.iter()
-                .find(|i| i.as_str() == iss)
-                .cloned()
+                .position(|i| i.as_str() == iss)
                 .ok_or(Reason::IssuerNotAllowed)
         };
         match &self.source {
-            IssuerSource::Single(issuer) => Ok(issuer.clone()),
+            IssuerSource::Single(issuer) => Ok(Cow::Borrowed(issuer)),
             IssuerSource::Static(list) => {
                 let iss = claims.iss().ok().flatten().ok_or(Reason::MissingIssuer)?;
-                listed(list, iss)
+                let found = listed(list, iss)?;
+                list.get(found)
+                    .map(Cow::Borrowed)
+                    .ok_or(Reason::IssuerNotAllowed)
             }
             IssuerSource::Resolver(resolver) => {
                 let iss = claims.iss().ok().flatten().ok_or(Reason::MissingIssuer)?;
-                let list = resolve(resolver.as_ref(), ctx, iss, &self.domain_policy)?;
-                listed(&list, iss)
+                let mut list = resolve(resolver.as_ref(), ctx, iss, &self.domain_policy)?;
+                let found = listed(&list, iss)?;
+                Ok(Cow::Owned(list.swap_remove(found)))
             }
         }
     }
@@ -168,7 +176,8 @@ pub struct VerifyAccessToken<'a> {
     jws: CompactJws<'a>,
     claims: Option<Claims>,
     scheme: Scheme,
-    issuer: Issuer,
+    /// Borrowed from the configuration unless a resolver chose it.
+    issuer: Cow<'a, Issuer>,
     state: State,
 }
 
