@@ -832,9 +832,26 @@ mod tests {
         }
 
         #[test]
+        fn index_agrees_on_any_string_content(content in string_content()) {
+            // Long enough for the eight-bytes-at-a-time search, with the odd quote, backslash
+            // or control character anywhere.
+            index_agrees(&alloc::format!("{{\"k\":\"{content}\",\"l\":[\"{content}\"]}}"), 4);
+        }
+
+        #[test]
         fn index_agrees_on_any_text(text in "[{}\\[\\]\",:a-c0-9\\\\u ]{0,40}") {
             index_agrees(&text, 4);
         }
+    }
+
+    /// Mostly plain characters, now and then one the scanner must stop at.
+    fn string_content() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let special = prop_oneof![Just('"'), Just('\\'), (0u8..0x20).prop_map(char::from),];
+        let plain =
+            any::<char>().prop_filter("plain", |c| !matches!(c, '"' | '\\' | '\0'..='\u{1f}'));
+        proptest::collection::vec(prop_oneof![40 => plain, 1 => special], 0..80)
+            .prop_map(|chars| chars.into_iter().collect())
     }
 
     /// JSON text, objects at the top, with escapes, repeated names and nesting.
