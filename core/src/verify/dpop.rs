@@ -32,7 +32,7 @@ use crate::config::DpopMode;
 use crate::jose::compact::{CompactJws, Limits};
 use crate::jose::json::{JsonError, ObjectIndex};
 use crate::jose::jwk::Jwk;
-use crate::jose::verify::RUST_CRYPTO;
+use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::{Algorithm, JoseError, KeyType};
 use crate::time::UnixTime;
 
@@ -537,6 +537,9 @@ pub struct ProofInput<'a> {
     pub iat_leeway: Duration,
     /// Size and nesting limits; the proof gets the same limits as an access token.
     pub limits: Limits,
+    /// Imports the proof's key and checks its signature; the verifier passes its own.
+    /// Defaults to [`RUST_CRYPTO`].
+    pub provider: &'static dyn CryptoProvider,
 }
 
 impl<'a> ProofInput<'a> {
@@ -559,6 +562,7 @@ impl<'a> ProofInput<'a> {
             iat_offset: DEFAULT_IAT_OFFSET,
             iat_leeway: DEFAULT_IAT_LEEWAY,
             limits: Limits::default(),
+            provider: &RUST_CRYPTO,
         }
     }
 }
@@ -575,6 +579,7 @@ impl fmt::Debug for ProofInput<'_> {
             .field("iat_offset", &self.iat_offset)
             .field("iat_leeway", &self.iat_leeway)
             .field("limits", &self.limits)
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -694,7 +699,7 @@ pub fn verify_proof(
     if members.contains_key("d") {
         return Err(DpopError::InvalidJwk(JoseError::PrivateKeyMaterial));
     }
-    let jwk = Jwk::from_members(members, &RUST_CRYPTO).map_err(DpopError::InvalidJwk)?;
+    let jwk = Jwk::from_members(members, input.provider).map_err(DpopError::InvalidJwk)?;
     if jwk.key_type() != KeyType::EcP256 {
         return Err(DpopError::InvalidJwk(JoseError::KeyAlgorithmMismatch));
     }

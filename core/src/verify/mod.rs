@@ -417,6 +417,7 @@ impl<'a> VerifyAccessToken<'a> {
                 iat_offset: dpop.iat_offset,
                 iat_leeway: dpop.iat_leeway,
                 limits: verifier.limits,
+                provider: verifier.provider,
             };
             dpop::verify_proof(&input, replay)?;
         }
