@@ -25,6 +25,10 @@
 //! The tokens, the proof and the ID token are signed at setup; everything runs at the fixed
 //! `NOW`, and every row's result is checked before it is timed.
 //!
+//! Times are the benchmark thread's CPU time (Linux and macOS; wall time elsewhere), not wall
+//! time as in `verify.rs`: on a shared machine, wall time also counts the slices another
+//! process takes on the same core, which comes and goes between rows and skews the ratios.
+//!
 //! Run: `cargo bench -p auth0-api --bench flows [--features aws-lc]`. Compare rows of the same
 //! group as ratios; absolute times depend on the machine.
 
@@ -36,7 +40,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{BatchSize, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
 use auth0_api::Action;
@@ -57,6 +64,57 @@ use auth0_api::verify::dpop::access_token_hash;
 use fixtures::{
     DISCOVERY, DISCOVERY_URL, ES256_TOKEN, JWKS, JWKS_URL, NOW, RS256_TOKEN, TOKEN_URL,
 };
+
+/// The clock of every row.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+type Clock = ThreadCpuTime;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+type Clock = WallTime;
+
+type Criterion = criterion::Criterion<Clock>;
+
+/// The CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`, user and system), in
+/// nanoseconds like [`WallTime`], whose formatting it borrows.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+struct ThreadCpuTime;
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+
+    fn add(&self, v1: &Duration, v2: &Duration) -> Duration {
+        *v1 + *v2
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        static WALL_TIME: WallTime = WallTime;
+        WALL_TIME.formatter()
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn thread_cpu_time() -> Duration {
+    use rustix::time::{ClockId, clock_gettime};
+    let t = clock_gettime(ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
 
 /// The protected resource the DPoP proof is made for.
 const API_URL: &str = "https://api.example.com/orders";
@@ -351,7 +409,8 @@ fn exchange(c: &mut Criterion) {
 
 fn config() -> Criterion {
     // Short runs: the machine is shared. Ratios within a group are what is reported.
-    Criterion::default()
+    criterion::Criterion::default()
+        .with_measurement(Clock {})
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
