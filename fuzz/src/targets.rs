@@ -2,6 +2,7 @@
 // test (`tests/e2e/tests/fuzz_corpus.rs`) through `include!`. Plain functions of `&[u8]`: no
 // libFuzzer types here, and no inner attributes (they are not allowed in an included file).
 
+use std::boxed::Box;
 use std::string::String;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,7 +13,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
+use auth0_api::cache::replay::{ReplayCache, ReplayKey};
 use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
@@ -28,7 +31,10 @@ use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::extract::AuthScheme;
 use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode, MAX_DESCRIPTION_CHARS};
 use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::dpop::normalize_htu;
+use auth0_api::verify::dpop::{
+    DpopError, MAX_JTI_LEN, ProofInput, VerifiedProof, access_token_hash, normalize_htu,
+    verify_proof,
+};
 use auth0_api::{Action, UnixTime};
 
 /// Every target, by the name of its corpus directory.
@@ -41,6 +47,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("challenge", challenge),
     ("htu", htu),
     ("domain", domain),
+    ("dpop_proof", dpop_proof),
 ];
 
 /// The tenant every target assumes.
@@ -740,5 +747,873 @@ pub fn verify_flow(data: &[u8]) {
                 assert!(!message.contains(segment), "error echoes the token");
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dpop_proof
+// ---------------------------------------------------------------------------------------------
+
+// RFC 9449 figure 13: the proof for `GET https://resource.example.org/protectedresource`,
+// bound to the access token below, made at `RFC9449_IAT` by the key with thumbprint
+// `RFC9449_JKT`. Inputs that start like a JWS (`eyJ`) are verified as a proof of this request.
+const RFC9449_FIG13: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA";
+const RFC9449_URL: &str = "https://resource.example.org/protectedresource";
+const RFC9449_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+const RFC9449_ATH: &str = "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo";
+const RFC9449_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+const RFC9449_X: &str = "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs";
+const RFC9449_Y: &str = "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA";
+const RFC9449_IAT: u64 = 1_562_262_618;
+
+/// URLs equal to `RFC9449_URL` after RFC 3986 section 6.2.2 and 6.2.3 normalisation: scheme
+/// and host case, default, empty and zero-padded port, query and fragment, an encoded
+/// unreserved character.
+const HTU_SAME: &[&str] = &[
+    RFC9449_URL,
+    "HTTPS://Resource.Example.ORG/protectedresource",
+    "https://resource.example.org:443/protectedresource",
+    "https://resource.example.org:/protectedresource",
+    "https://resource.example.org:00443/protectedresource",
+    "https://resource.example.org/protectedresource?a=1&b#frag",
+    "https://resource.example.org/%70rotected%72esource",
+];
+
+/// URLs that differ from `RFC9449_URL` under the rules `normalize_htu` documents: scheme,
+/// port, host, trailing slash, path case, trailing dot, unresolved dot segment, double slash.
+const HTU_OTHER: &[&str] = &[
+    "http://resource.example.org/protectedresource",
+    "https://resource.example.org:8443/protectedresource",
+    "https://other.example.org/protectedresource",
+    "https://resource.example.org/protectedresource/",
+    "https://resource.example.org/ProtectedResource",
+    "https://resource.example.org./protectedresource",
+    "https://resource.example.org/x/../protectedresource",
+    "https://resource.example.org//protectedresource",
+];
+
+/// JWK members that hold private key material (RFC 7518 section 6).
+const PRIVATE_JWK_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The proof claims `verify_proof` checks; other claims are ignored.
+const CHECKED_PROOF_CLAIMS: &[&str] = &["jti", "iat", "htm", "htu", "ath"];
+
+/// base64url of the SHA-256 of `text`: RFC 9449 `ath`, computed here rather than by the crate.
+fn sha256_b64(text: &str) -> String {
+    B64.encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The RFC 7638 thumbprint of a P-256 public key given by its JWK `x` and `y`, computed here
+/// rather than by the crate.
+fn ec_thumbprint(x: &str, y: &str) -> String {
+    sha256_b64(&std::format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ))
+}
+
+/// Whether `typ` names `application/dpop+jwt` (RFC 9449 section 4.2, RFC 7515 section
+/// 4.1.9: the `application/` prefix may be left out; media types ignore case).
+fn names_dpop_jwt(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ == "dpop+jwt" || typ == "application/dpop+jwt"
+}
+
+/// A NumericDate claim as whole seconds: an integer, or a non-negative float truncated;
+/// `None` for anything no instant can equal.
+fn numeric_date_secs(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            let f = n.as_f64()?;
+            // 2^64: the first float beyond every u64.
+            (n.as_i64().is_none() && (0.0..18_446_744_073_709_551_616.0).contains(&f))
+                .then_some(f as u64)
+        }),
+        _ => None,
+    }
+}
+
+/// Segment `index` (0: header, 1: claims) of a compact JWS as a JSON object, decoded here
+/// without the crate: three segments, base64url without padding.
+fn jws_object(jws: &str, index: usize) -> Option<Map<String, Value>> {
+    let segments: Vec<&str> = jws.split('.').collect();
+    if segments.len() != 3 {
+        return None;
+    }
+    serde_json::from_slice(&B64.decode(segments[index]).ok()?).ok()
+}
+
+/// Whether `iat` (seconds) lies in the proof window of `input`.
+fn iat_in_window(input: &ProofInput<'_>, iat: Option<u64>) -> bool {
+    let now = input.now.as_secs();
+    let earliest = now.saturating_sub(input.iat_offset.as_secs());
+    let latest = now.saturating_add(input.iat_leeway.as_secs());
+    iat.is_some_and(|iat| (earliest..=latest).contains(&iat))
+}
+
+/// A fixed P-256 proof key.
+struct ProofKey {
+    signing: SigningKey,
+    x: String,
+    y: String,
+    /// Its RFC 7638 thumbprint, computed by [`ec_thumbprint`].
+    jkt: String,
+}
+
+impl ProofKey {
+    fn public_jwk(&self) -> Map<String, Value> {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y});
+        jwk.as_object().unwrap().clone()
+    }
+}
+
+/// The two proof keys: the RFC 7515 appendix A.3 key and another fixed one.
+fn proof_keys() -> &'static [ProofKey; 2] {
+    static KEYS: OnceLock<[ProofKey; 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        // This file's own thumbprint and `ath` agree with RFC 9449's examples.
+        assert_eq!(ec_thumbprint(RFC9449_X, RFC9449_Y), RFC9449_JKT);
+        assert_eq!(sha256_b64(RFC9449_TOKEN), RFC9449_ATH);
+        let key = |d: &[u8]| {
+            let signing = signing_key(d);
+            let point = signing.verifying_key().to_sec1_point(false);
+            let bytes = point.as_bytes();
+            let (x, y) = (B64.encode(&bytes[1..33]), B64.encode(&bytes[33..65]));
+            let jkt = ec_thumbprint(&x, &y);
+            ProofKey { signing, x, y, jkt }
+        };
+        [key(&B64.decode(RFC_EC_D).unwrap()), key(&[7; 32])]
+    })
+}
+
+/// The key that signs a proof.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum ProofKeyChoice {
+    /// The RFC 7515 appendix A.3 key.
+    First,
+    /// Another fixed P-256 key.
+    Second,
+}
+
+/// The proof header `typ`.
+#[derive(Arbitrary, Debug)]
+pub enum TypChoice {
+    /// `dpop+jwt`.
+    Dpop,
+    /// One of [`TYP_NAMES`], some of them `dpop+jwt` in another spelling.
+    Named(u8),
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// `typ` values that are, or nearly are, `dpop+jwt`.
+const TYP_NAMES: &[&str] = &[
+    "DPoP+JWT",
+    "application/dpop+jwt",
+    "Application/DPOP+JWT",
+    "jwt",
+    "at+jwt",
+    "dpop",
+    "dpop+jwt; v=1",
+    " dpop+jwt",
+    "application/",
+    "application/at+jwt",
+    "applicationdpop+jwt",
+    "application/application/dpop+jwt",
+];
+
+/// The proof header `jwk`.
+#[derive(Arbitrary, Debug)]
+pub enum JwkChoice {
+    /// The signing key's public JWK.
+    Signer,
+    /// The signing key's public JWK with these members added or replaced.
+    SignerWith(Vec<(String, Json)>),
+    /// The other proof key's public JWK: the signature does not verify with it.
+    OtherKey,
+    /// The signing key's JWK with its private scalar `d`.
+    Private,
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `htm` claim.
+#[derive(Arbitrary, Debug)]
+pub enum HtmChoice {
+    /// The request method.
+    Method,
+    /// The request method with its ASCII case swapped.
+    SwappedCase,
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `htu` claim.
+#[derive(Arbitrary, Debug)]
+pub enum HtuChoice {
+    /// The request URL, as given.
+    Url,
+    /// One of [`HTU_SAME`] then [`HTU_OTHER`].
+    Known(u8),
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `ath` claim.
+#[derive(Arbitrary, Debug)]
+pub enum AthChoice {
+    /// The hash of the access token.
+    Token,
+    /// Absent.
+    Absent,
+    /// The hash of another access token.
+    OtherToken,
+    /// Any value.
+    Other(Json),
+}
+
+/// Everything a signed proof varies.
+#[derive(Arbitrary, Debug)]
+pub struct ProofSpec {
+    key: ProofKeyChoice,
+    typ: TypChoice,
+    alg: AlgChoice,
+    jwk: JwkChoice,
+    header_extra: Vec<(String, Json)>,
+    jti: ClaimChoice,
+    iat: DateChoice,
+    htm: HtmChoice,
+    htu: HtuChoice,
+    ath: AthChoice,
+    nonce: Option<Json>,
+    claims_extra: Vec<(String, Json)>,
+    tamper: Option<(u16, u8)>,
+    /// The proof twice, joined with a comma, as two `DPoP` header fields would arrive.
+    twice: bool,
+}
+
+/// The `DPoP` header value.
+#[derive(Arbitrary, Debug)]
+pub enum ProofChoice {
+    /// A proof built from the spec and really signed.
+    Signed(Box<ProofSpec>),
+    /// Any text.
+    Raw(String),
+    /// No `DPoP` header.
+    Absent,
+}
+
+/// The request method.
+#[derive(Arbitrary, Debug)]
+pub enum MethodChoice {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// Any text.
+    Other(String),
+    /// Not given.
+    Absent,
+}
+
+/// The request URL.
+#[derive(Arbitrary, Debug)]
+pub enum UrlChoice {
+    /// One of [`HTU_SAME`].
+    Known(u8),
+    /// Any text.
+    Other(String),
+    /// Not given.
+    Absent,
+}
+
+/// The access token the proof is checked against.
+#[derive(Arbitrary, Debug)]
+pub enum TokenChoice {
+    /// RFC 9449's example access token.
+    Rfc9449,
+    /// Any text.
+    Other(String),
+}
+
+/// The token's `cnf.jkt`.
+#[derive(Arbitrary, Debug)]
+pub enum JktChoice {
+    /// The thumbprint of the key that signs the proof.
+    Signer,
+    /// The thumbprint of the other proof key.
+    OtherKey,
+    /// Any text.
+    Other(String),
+}
+
+/// The current time.
+#[derive(Arbitrary, Debug)]
+pub enum NowChoice {
+    /// `NOW`.
+    Fixed,
+    /// Any instant, the ends of time included.
+    Any(u64),
+}
+
+/// Everything `dpop_proof` varies. Each choice's first variant is the valid one, so an empty
+/// input is a valid proof.
+#[derive(Arbitrary, Debug)]
+pub struct DpopInput {
+    proof: ProofChoice,
+    method: MethodChoice,
+    url: UrlChoice,
+    token: TokenChoice,
+    jkt: JktChoice,
+    now: NowChoice,
+    /// `iat_offset` and `iat_leeway` in seconds, instead of the defaults.
+    window: Option<(u16, u16)>,
+    /// A replay cache of this capacity (modulo 3, so 0 happens).
+    replay: Option<u8>,
+}
+
+/// `url` of [`HtuChoice::Known`]: [`HTU_SAME`], then [`HTU_OTHER`].
+fn known_htu(index: u8) -> (&'static str, bool) {
+    let index = usize::from(index) % (HTU_SAME.len() + HTU_OTHER.len());
+    match HTU_SAME.get(index) {
+        Some(url) => (url, true),
+        None => (HTU_OTHER[index - HTU_SAME.len()], false),
+    }
+}
+
+/// Whether a JWK member added to the signing key's public JWK leaves it usable for ES256
+/// (RFC 7517 sections 4.2 to 4.4: `use` `sig`, `key_ops` with `verify`, `alg` `ES256`;
+/// unknown members are ignored).
+fn harmless_jwk_member(name: &str, value: &Value, key: &ProofKey) -> bool {
+    match name {
+        "kty" => value == "EC",
+        "crv" => value == "P-256",
+        "x" => *value == key.x,
+        "y" => *value == key.y,
+        "kid" => value.is_string(),
+        "use" => value == "sig",
+        "alg" => value == "ES256",
+        "key_ops" => value.as_array().is_some_and(|ops| {
+            ops.iter().all(Value::is_string)
+                && ops.iter().any(|op| op == "verify")
+                && ops.iter().enumerate().all(|(i, op)| !ops[..i].contains(op))
+        }),
+        name => !PRIVATE_JWK_MEMBERS.contains(&name),
+    }
+}
+
+/// Whether a header member added to a proof leaves it valid: members a JWS recipient must
+/// understand (`crit`, `b64` other than `true`) or that replace checked ones do not.
+fn harmless_header_member(name: &str, value: &Value) -> bool {
+    match name {
+        "alg" | "typ" | "jwk" | "crit" => false,
+        "b64" => *value == Value::Bool(true),
+        "kid" => value.is_string(),
+        _ => true,
+    }
+}
+
+/// An integer claim value: a `u64` or `i64` when it fits, else a float.
+fn integer_value(v: i128) -> Value {
+    if let Ok(u) = u64::try_from(v) {
+        json!(u)
+    } else if let Ok(i) = i64::try_from(v) {
+        json!(i)
+    } else {
+        json!(v as f64)
+    }
+}
+
+impl DpopInput {
+    fn method(&self) -> Option<&str> {
+        match &self.method {
+            MethodChoice::Get => Some("GET"),
+            MethodChoice::Post => Some("POST"),
+            MethodChoice::Other(m) => Some(m),
+            MethodChoice::Absent => None,
+        }
+    }
+
+    fn url(&self) -> Option<&str> {
+        match &self.url {
+            UrlChoice::Known(i) => Some(HTU_SAME[usize::from(*i) % HTU_SAME.len()]),
+            UrlChoice::Other(u) => Some(u),
+            UrlChoice::Absent => None,
+        }
+    }
+
+    fn token(&self) -> &str {
+        match &self.token {
+            TokenChoice::Rfc9449 => RFC9449_TOKEN,
+            TokenChoice::Other(t) => t,
+        }
+    }
+
+    fn now(&self) -> UnixTime {
+        match self.now {
+            NowChoice::Fixed => UnixTime::from_secs(NOW),
+            NowChoice::Any(secs) => UnixTime::from_secs(secs),
+        }
+    }
+
+    fn jkt(&self) -> &str {
+        let keys = proof_keys();
+        let signer = match &self.proof {
+            ProofChoice::Signed(spec) => spec.key,
+            _ => ProofKeyChoice::First,
+        };
+        let (mine, other) = match signer {
+            ProofKeyChoice::First => (&keys[0], &keys[1]),
+            ProofKeyChoice::Second => (&keys[1], &keys[0]),
+        };
+        match &self.jkt {
+            JktChoice::Signer => &mine.jkt,
+            JktChoice::OtherKey => &other.jkt,
+            JktChoice::Other(jkt) => jkt,
+        }
+    }
+
+    fn proof_input<'a>(&'a self, proof: Option<&'a str>) -> ProofInput<'a> {
+        let mut input = ProofInput::new(
+            proof,
+            self.token(),
+            self.jkt(),
+            self.method(),
+            self.url(),
+            self.now(),
+        );
+        if let Some((offset, leeway)) = self.window {
+            input.iat_offset = Duration::from_secs(offset.into());
+            input.iat_leeway = Duration::from_secs(leeway.into());
+        }
+        input
+    }
+
+    /// The `iat` of [`DateChoice::Good`] and [`DateChoice::Offset`], as an exact integer.
+    fn iat(&self, choice: &DateChoice) -> Option<i128> {
+        let now = i128::from(self.now().as_secs());
+        match choice {
+            DateChoice::Good => Some(now),
+            DateChoice::Offset(d) => Some(now + i128::from(*d)),
+            DateChoice::Absent | DateChoice::Other(_) => None,
+        }
+    }
+
+    /// Whether the proof's `htu` and the request URL are the same resource, when the input
+    /// says so without asking the crate.
+    fn htu_matches(&self, spec: &ProofSpec) -> Option<bool> {
+        match (&self.url, &spec.htu) {
+            (UrlChoice::Absent, _) | (_, HtuChoice::Other(_)) => None,
+            (_, HtuChoice::Absent) => Some(false),
+            (_, HtuChoice::Url) => Some(true),
+            (UrlChoice::Known(_), HtuChoice::Known(i)) => Some(known_htu(*i).1),
+            (UrlChoice::Other(_), HtuChoice::Known(_)) => None,
+        }
+    }
+
+    fn sign(&self, spec: &ProofSpec) -> String {
+        let keys = proof_keys();
+        let (key, other) = match spec.key {
+            ProofKeyChoice::First => (&keys[0], &keys[1]),
+            ProofKeyChoice::Second => (&keys[1], &keys[0]),
+        };
+        let mut header = Map::new();
+        match &spec.typ {
+            TypChoice::Dpop => drop(header.insert("typ".into(), json!("dpop+jwt"))),
+            TypChoice::Named(i) => {
+                let name = TYP_NAMES[usize::from(*i) % TYP_NAMES.len()];
+                drop(header.insert("typ".into(), json!(name)))
+            }
+            TypChoice::Absent => {}
+            TypChoice::Other(v) => drop(header.insert("typ".into(), v.to_value())),
+        }
+        let alg = match &spec.alg {
+            AlgChoice::Es256 => json!("ES256"),
+            AlgChoice::Rs256 => json!("RS256"),
+            AlgChoice::Ps256 => json!("PS256"),
+            AlgChoice::None => json!("none"),
+            AlgChoice::Hs256 => json!("HS256"),
+            AlgChoice::Other(v) => v.to_value(),
+        };
+        header.insert("alg".into(), alg);
+        let jwk = match &spec.jwk {
+            JwkChoice::Signer => Some(Value::Object(key.public_jwk())),
+            JwkChoice::SignerWith(extra) => {
+                let mut jwk = key.public_jwk();
+                for (k, v) in extra {
+                    jwk.insert(k.clone(), v.to_value());
+                }
+                Some(Value::Object(jwk))
+            }
+            JwkChoice::OtherKey => Some(Value::Object(other.public_jwk())),
+            JwkChoice::Private => {
+                let mut jwk = key.public_jwk();
+                jwk.insert("d".into(), json!(B64.encode(key.signing.to_bytes())));
+                Some(Value::Object(jwk))
+            }
+            JwkChoice::Absent => None,
+            JwkChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(jwk) = jwk {
+            header.insert("jwk".into(), jwk);
+        }
+        for (k, v) in &spec.header_extra {
+            header.insert(k.clone(), v.to_value());
+        }
+
+        let mut claims = Map::new();
+        match &spec.jti {
+            ClaimChoice::Good => drop(claims.insert("jti".into(), json!("e1j3V_bKic8-LAEB"))),
+            ClaimChoice::Absent => {}
+            ClaimChoice::Other(v) => drop(claims.insert("jti".into(), v.to_value())),
+        }
+        match (&spec.iat, self.iat(&spec.iat)) {
+            (_, Some(iat)) => drop(claims.insert("iat".into(), integer_value(iat))),
+            (DateChoice::Other(v), None) => drop(claims.insert("iat".into(), v.to_value())),
+            _ => {}
+        }
+        let method = self.method().unwrap_or("GET");
+        let htm = match &spec.htm {
+            HtmChoice::Method => Some(json!(method)),
+            HtmChoice::SwappedCase => Some(json!(
+                method
+                    .chars()
+                    .map(|c| if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    })
+                    .collect::<String>()
+            )),
+            HtmChoice::Absent => None,
+            HtmChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(htm) = htm {
+            claims.insert("htm".into(), htm);
+        }
+        let htu = match &spec.htu {
+            HtuChoice::Url => Some(json!(self.url().unwrap_or(RFC9449_URL))),
+            HtuChoice::Known(i) => Some(json!(known_htu(*i).0)),
+            HtuChoice::Absent => None,
+            HtuChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(htu) = htu {
+            claims.insert("htu".into(), htu);
+        }
+        let ath = match &spec.ath {
+            AthChoice::Token => Some(json!(sha256_b64(self.token()))),
+            AthChoice::Absent => None,
+            AthChoice::OtherToken => Some(json!(sha256_b64(&std::format!("{}x", self.token())))),
+            AthChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(ath) = ath {
+            claims.insert("ath".into(), ath);
+        }
+        if let Some(nonce) = &spec.nonce {
+            claims.insert("nonce".into(), nonce.to_value());
+        }
+        for (k, v) in &spec.claims_extra {
+            claims.insert(k.clone(), v.to_value());
+        }
+
+        let input = std::format!(
+            "{}.{}",
+            B64.encode(Value::Object(header).to_string()),
+            B64.encode(Value::Object(claims).to_string())
+        );
+        let sig: Signature = key.signing.sign(input.as_bytes());
+        let mut proof = std::format!("{input}.{}", B64.encode(sig.to_bytes())).into_bytes();
+        if let Some((at, xor)) = spec.tamper {
+            let len = proof.len();
+            if let Some(b) = proof.get_mut(usize::from(at) % len) {
+                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+                *b = alphabet[usize::from(xor) % alphabet.len()];
+            }
+        }
+        let proof = String::from_utf8(proof).unwrap();
+        if spec.twice {
+            std::format!("{proof},{proof}")
+        } else {
+            proof
+        }
+    }
+
+    fn signer(&self, spec: &ProofSpec) -> &'static ProofKey {
+        &proof_keys()[match spec.key {
+            ProofKeyChoice::First => 0,
+            ProofKeyChoice::Second => 1,
+        }]
+    }
+
+    /// Whether the header `jwk` is the signing key's public key, so the signature verifies
+    /// unless the proof was tampered with.
+    fn jwk_is_signer(&self, spec: &ProofSpec) -> bool {
+        let key = self.signer(spec);
+        if spec.header_extra.iter().any(|(k, _)| k == "jwk") {
+            return false;
+        }
+        match &spec.jwk {
+            JwkChoice::Signer => true,
+            JwkChoice::SignerWith(extra) => extra
+                .iter()
+                .all(|(k, v)| harmless_jwk_member(k, &v.to_value(), key)),
+            _ => false,
+        }
+    }
+
+    /// Whether every choice is a valid one, so the proof must be accepted.
+    fn is_valid(&self, proof: &str) -> bool {
+        let ProofChoice::Signed(spec) = &self.proof else {
+            return false;
+        };
+        let input = self.proof_input(None);
+        let typ = match &spec.typ {
+            TypChoice::Dpop => true,
+            TypChoice::Named(i) => names_dpop_jwt(TYP_NAMES[usize::from(*i) % TYP_NAMES.len()]),
+            TypChoice::Absent => false,
+            TypChoice::Other(v) => v.to_value().as_str().is_some_and(names_dpop_jwt),
+        };
+        let iat = self.iat(&spec.iat).and_then(|iat| u64::try_from(iat).ok());
+        typ && matches!(spec.alg, AlgChoice::Es256)
+            && self.jwk_is_signer(spec)
+            && spec
+                .header_extra
+                .iter()
+                .all(|(k, v)| harmless_header_member(k, &v.to_value()))
+            && matches!(spec.jti, ClaimChoice::Good)
+            && iat_in_window(&input, iat)
+            && matches!(spec.htm, HtmChoice::Method | HtmChoice::SwappedCase)
+            && self.method().is_some_and(|m| !m.is_empty())
+            && self.url().is_some_and(|u| normalize_htu(u).is_ok())
+            && self.htu_matches(spec) == Some(true)
+            && matches!(spec.ath, AthChoice::Token)
+            && spec
+                .claims_extra
+                .iter()
+                .all(|(k, _)| !CHECKED_PROOF_CLAIMS.contains(&k.as_str()))
+            && spec.tamper.is_none()
+            && !spec.twice
+            && matches!(self.jkt, JktChoice::Signer)
+            && proof.len() <= Limits::default().max_token_len
+    }
+}
+
+/// What must hold of every accepted proof, checked on the proof decoded here: RFC 9449
+/// section 4.3 checks 4 to 12 and section 7.1 `ath` and `jkt`.
+fn check_accepted(input: &ProofInput<'_>, verified: &VerifiedProof) {
+    let proof = input.proof.unwrap();
+    assert!(!proof.contains(','), "several proofs accepted");
+    assert!(proof.len() <= input.limits.max_token_len);
+    let header = jws_object(proof, 0).expect("an accepted proof has a JSON header");
+    let claims = jws_object(proof, 1).expect("an accepted proof has JSON claims");
+    let text = |map: &Map<String, Value>, name: &str| -> String {
+        let value = map.get(name).and_then(Value::as_str);
+        String::from(value.unwrap_or_else(|| panic!("accepted without a string {name}")))
+    };
+    assert!(names_dpop_jwt(&text(&header, "typ")));
+    assert_eq!(text(&header, "alg"), "ES256");
+    let jwk = header
+        .get("jwk")
+        .and_then(Value::as_object)
+        .expect("accepted without jwk");
+    assert_eq!(
+        (text(jwk, "kty"), text(jwk, "crv")),
+        ("EC".into(), "P-256".into())
+    );
+    assert!(
+        PRIVATE_JWK_MEMBERS.iter().all(|m| !jwk.contains_key(*m)),
+        "private jwk"
+    );
+    assert_eq!(
+        verified.jkt,
+        ec_thumbprint(&text(jwk, "x"), &text(jwk, "y"))
+    );
+    assert_eq!(verified.jkt, input.jkt);
+    let jti = text(&claims, "jti");
+    assert!(!jti.is_empty() && jti.len() <= MAX_JTI_LEN);
+    assert_eq!(verified.jti, jti);
+    let iat = claims.get("iat").and_then(numeric_date_secs);
+    assert_eq!(iat, Some(verified.iat.as_secs()));
+    assert!(iat_in_window(input, iat), "iat outside the window");
+    assert!(text(&claims, "htm").eq_ignore_ascii_case(input.method.unwrap()));
+    let htu = normalize_htu(&text(&claims, "htu"));
+    assert_eq!(htu.as_deref(), Ok(verified.htu.as_str()));
+    assert_eq!(normalize_htu(input.url.unwrap()), htu);
+    let ath = text(&claims, "ath");
+    assert_eq!(ath, sha256_b64(input.access_token));
+    assert_eq!(ath, access_token_hash(input.access_token));
+}
+
+/// What must hold when a proof is refused for a reason the proof itself shows.
+fn check_refused(input: &ProofInput<'_>, error: &DpopError) {
+    let proof = input.proof.unwrap_or("");
+    // The header is read before the signature is checked, the claims after.
+    let header = || jws_object(proof, 0).unwrap_or_else(|| panic!("{error:?}: no header"));
+    let claims = || jws_object(proof, 1).unwrap_or_else(|| panic!("{error:?}: no claims"));
+    let text = |map: &Map<String, Value>, name: &str| {
+        map.get(name).and_then(Value::as_str).map(String::from)
+    };
+    match error {
+        DpopError::MissingProof => assert!(proof.is_empty()),
+        DpopError::MultipleProofs => assert!(proof.contains(',')),
+        DpopError::MissingMethod => assert!(input.method.is_none_or(str::is_empty)),
+        DpopError::MissingUrl => assert!(input.url.is_none_or(str::is_empty)),
+        DpopError::InvalidTyp => {
+            assert!(!text(&header(), "typ").is_some_and(|t| names_dpop_jwt(&t)));
+        }
+        DpopError::IatOutOfWindow => {
+            assert!(!iat_in_window(
+                input,
+                claims().get("iat").and_then(numeric_date_secs)
+            ));
+        }
+        DpopError::HtmMismatch => {
+            let htm = text(&claims(), "htm").unwrap();
+            assert!(!htm.eq_ignore_ascii_case(input.method.unwrap()));
+        }
+        DpopError::HtuMismatch => {
+            let htu = normalize_htu(&text(&claims(), "htu").unwrap());
+            assert!(htu.is_ok());
+            assert_ne!(htu, normalize_htu(input.url.unwrap()));
+        }
+        DpopError::AthMismatch => {
+            assert_ne!(
+                text(&claims(), "ath").unwrap(),
+                sha256_b64(input.access_token)
+            );
+        }
+        DpopError::JktMismatch => {
+            let header = header();
+            let jwk = header.get("jwk").and_then(Value::as_object).unwrap();
+            let (x, y) = (text(jwk, "x").unwrap(), text(jwk, "y").unwrap());
+            assert_ne!(ec_thumbprint(&x, &y), input.jkt);
+        }
+        _ => {}
+    }
+}
+
+/// Verifies `input` without a replay cache, then with one of `capacity` entries when given,
+/// checking every outcome. Returns the first outcome.
+fn verify_dpop(
+    input: &ProofInput<'_>,
+    capacity: Option<usize>,
+) -> Result<VerifiedProof, DpopError> {
+    let first = verify_proof(input, None);
+    match &first {
+        Ok(verified) => check_accepted(input, verified),
+        Err(error) => check_refused(input, error),
+    }
+    // Without a cache, verification has no memory: the same proof gets the same answer.
+    assert_eq!(verify_proof(input, None), first);
+    let Some(capacity) = capacity else {
+        return first;
+    };
+    let mut cache = ReplayCache::for_window(capacity, input.iat_offset, input.iat_leeway);
+    let cached = verify_proof(input, Some(&mut cache));
+    match &first {
+        // Only a proof valid in every other way takes room in the cache.
+        Err(_) => {
+            assert_eq!(cached, first);
+            assert!(cache.is_empty());
+        }
+        // A cache without room refuses rather than forgets (fail closed).
+        Ok(_) if capacity == 0 => assert_eq!(cached, Err(DpopError::ReplayCacheFull)),
+        Ok(verified) => {
+            assert_eq!(cached, first);
+            let key = ReplayKey::new(&verified.jkt, &verified.jti);
+            assert_eq!(cache.len(), 1);
+            // RFC 9449 section 11.1: the same proof again is a replay...
+            assert_eq!(
+                verify_proof(input, Some(&mut cache)),
+                Err(DpopError::Replayed)
+            );
+            // ...for the whole window it could be accepted in, and is forgotten after it.
+            let end = input
+                .now
+                .saturating_add(input.iat_offset.saturating_add(input.iat_leeway));
+            assert!(cache.contains(&key, input.now) && cache.contains(&key, end));
+            if let Some(after) = end.checked_add(Duration::from_secs(1)) {
+                assert!(!cache.contains(&key, after));
+            }
+        }
+    }
+    first
+}
+
+/// `dpop_proof`: [`verify_proof`] on a [`ProofInput`] (proof, access token, `cnf.jkt`, method,
+/// URL, time, window) built from the input, the proof really signed with a fixed P-256 key so
+/// that the signature check passes unless the input breaks it; an input starting with `eyJ` is
+/// itself the proof, checked against the RFC 9449 figure 13 request. Checks that a valid proof
+/// is accepted; that an accepted proof (decoded here) has `typ` `dpop+jwt`, `alg` ES256, a
+/// public P-256 `jwk` whose thumbprint (computed here) is the bound `jkt`, `htm` equal to the
+/// method, `htu` normalising to the request URL, `ath` equal to the token's hash (computed here
+/// and by [`access_token_hash`]) and `iat` within the window; that a refusal for a claim names
+/// a claim that really differs; and that with a replay cache the same proof a second time is
+/// refused as a replay, or never accepted by a cache without room.
+pub fn dpop_proof(data: &[u8]) {
+    if data.starts_with(b"eyJ") {
+        let Ok(proof) = core::str::from_utf8(data) else {
+            return;
+        };
+        let input = ProofInput::new(
+            Some(proof),
+            RFC9449_TOKEN,
+            RFC9449_JKT,
+            Some("GET"),
+            Some(RFC9449_URL),
+            UnixTime::from_secs(RFC9449_IAT),
+        );
+        let outcome = verify_dpop(&input, Some(1));
+        if proof == RFC9449_FIG13 {
+            assert!(outcome.is_ok(), "RFC 9449 figure 13 refused: {outcome:?}");
+        }
+        return;
+    }
+    let Ok(input) = DpopInput::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let proof = match &input.proof {
+        ProofChoice::Signed(spec) => Some(input.sign(spec)),
+        ProofChoice::Raw(raw) => Some(raw.clone()),
+        ProofChoice::Absent => None,
+    };
+    let proof_input = input.proof_input(proof.as_deref());
+    let capacity = input.replay.map(|c| usize::from(c % 3));
+    let outcome = verify_dpop(&proof_input, capacity);
+    if proof.as_deref().is_some_and(|p| input.is_valid(p)) {
+        assert!(outcome.is_ok(), "valid proof refused: {outcome:?}");
+    }
+    let ProofChoice::Signed(spec) = &input.proof else {
+        return;
+    };
+    let key = input.signer(spec);
+    match &outcome {
+        Ok(verified) => {
+            // Only the signing key's own public key can verify its signature.
+            let header = jws_object(proof.as_deref().unwrap(), 0).unwrap();
+            let jwk = &header["jwk"];
+            assert_eq!((&jwk["x"], &jwk["y"]), (&json!(key.x), &json!(key.y)));
+            assert_eq!(verified.jkt, key.jkt);
+            assert_ne!(
+                input.htu_matches(spec),
+                Some(false),
+                "htu of another resource"
+            );
+        }
+        Err(DpopError::InvalidSignature) => {
+            assert!(
+                spec.tamper.is_some() || !input.jwk_is_signer(spec),
+                "signature refused"
+            );
+        }
+        Err(DpopError::HtuMismatch) => assert_ne!(input.htu_matches(spec), Some(true)),
+        Err(_) => {}
     }
 }
