@@ -20,12 +20,18 @@ use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
 use auth0_api::domain::Issuer;
-use auth0_api::http::{HttpOutcome, HttpResponse, TransportError, TransportErrorKind};
+use auth0_api::exchange::error::{ExchangeError, RetryAfter};
+use auth0_api::exchange::response::{
+    IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
+};
+use auth0_api::http::{
+    HttpOutcome, HttpResponse, MAX_RESPONSE_BODY, TransportError, TransportErrorKind,
+};
 use auth0_api::jose::Algorithm;
 use auth0_api::jose::JoseError;
 use auth0_api::jose::compact::{CompactJws, Limits};
 use auth0_api::jose::header::Header;
-use auth0_api::jose::json::DEFAULT_MAX_DEPTH;
+use auth0_api::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
 use auth0_api::jose::jwk::{JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::extract::AuthScheme;
@@ -48,6 +54,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("htu", htu),
     ("domain", domain),
     ("dpop_proof", dpop_proof),
+    ("token_response", token_response),
 ];
 
 /// The tenant every target assumes.
@@ -1615,5 +1622,338 @@ pub fn dpop_proof(data: &[u8]) {
         }
         Err(DpopError::HtuMismatch) => assert_ne!(input.htu_matches(spec), Some(true)),
         Err(_) => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// token_response
+// ---------------------------------------------------------------------------------------------
+
+/// The content types `token_response` picks from (its third byte); `None`: no header.
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("application/json"),
+    Some("application/json;charset=UTF-8"),
+    Some("Application/JSON ; charset=utf-8"),
+    Some("application/token+json"),
+    Some("application/problem+json"),
+    None,
+    Some("text/html"),
+    Some("text/plain; charset=application/json"),
+    Some("application/jsonp"),
+    Some("application/json+x"),
+    Some("json"),
+    Some(""),
+    Some("application/x-www-form-urlencoded"),
+    Some("text/json"),
+];
+
+/// `Retry-After` values `token_response` picks from (the low bits of its fourth byte).
+const RETRY_AFTER: &[&str] = &[
+    "30",
+    " 120 ",
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+    "18446744073709551616",
+    "-1",
+    "1.5",
+    "",
+    "soon\u{7f}",
+];
+
+/// The token response members, in the order `parse_token_response` reads them.
+const TOKEN_RESPONSE_MEMBERS: &[&str] = &[
+    "access_token",
+    "expires_in",
+    "scope",
+    "id_token",
+    "refresh_token",
+    "token_type",
+    "issued_token_type",
+];
+
+/// The media type of the first `content-type` header, without parameters, lower-cased.
+fn first_media_type(headers: &[(String, String)]) -> Option<String> {
+    let (_, value) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// `application/json` or an `application/<name>+json` structured-syntax type (RFC 6838
+/// section 4.2.8).
+///
+/// The name may be empty here: the crate also takes `application/+json`, which RFC 6838
+/// section 4.2 does not allow (a subtype name starts with a letter or digit). Harmless (it is
+/// not HTML) and known, so not asserted; see the `application_plus_json` seed.
+fn is_json_media_type(media: &str) -> bool {
+    media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// Whether a token response member has an acceptable value (RFC 6749 section 5.1):
+/// `expires_in` a whole number of seconds up to `MAX_EXPIRES_IN`, `scope` a string, the
+/// others non-empty strings.
+fn token_member_ok(name: &str, value: &Value) -> bool {
+    match name {
+        "expires_in" => value
+            .as_u64()
+            .is_some_and(|s| Duration::from_secs(s) <= MAX_EXPIRES_IN),
+        "scope" => value.is_string(),
+        _ => value.as_str().is_some_and(|s| !s.is_empty()),
+    }
+}
+
+/// What must hold of [`parse_token_response`]'s answer to `response` at `now`.
+fn check_token_response(
+    response: &HttpResponse,
+    now: UnixTime,
+    outcome: &Result<TokenResponse, ExchangeError>,
+) {
+    let status = response.status;
+    let body = &response.body;
+    let media = first_media_type(&response.headers);
+    let json_type = media.as_deref().is_some_and(is_json_media_type);
+    // The body as a JSON object, read here (serde_json keeps the last of duplicate members;
+    // the crate refuses them, so this only differs on bodies the crate does not accept).
+    let object = serde_json::from_slice::<Map<String, Value>>(body).ok();
+    let member = |name: &str| object.as_ref().and_then(|o| o.get(name));
+    match outcome {
+        Ok(token) => {
+            // A success only from a 2xx JSON answer of acceptable size...
+            assert!((200..300).contains(&status), "success from {status}");
+            assert!(json_type, "success from {media:?}");
+            assert!(body.len() <= MAX_RESPONSE_BODY);
+            let object = object
+                .as_ref()
+                .expect("success from a body that is not an object");
+            // ...whose fields are the body's members.
+            for name in TOKEN_RESPONSE_MEMBERS {
+                if let Some(value) = object.get(*name) {
+                    assert!(token_member_ok(name, value), "{name}: {value}");
+                }
+            }
+            assert_eq!(
+                member("access_token"),
+                Some(&json!(token.access_token.expose_secret()))
+            );
+            assert_eq!(
+                member("expires_in").and_then(Value::as_u64),
+                Some(token.expires_in.as_secs())
+            );
+            assert_eq!(now.checked_add(token.expires_in), Some(token.expires_at));
+            let optional = [
+                ("scope", token.scope.as_deref()),
+                (
+                    "id_token",
+                    token.id_token.as_ref().map(IdToken::expose_secret),
+                ),
+                (
+                    "refresh_token",
+                    token
+                        .refresh_token
+                        .as_ref()
+                        .map(RefreshToken::expose_secret),
+                ),
+                ("token_type", token.token_type.as_deref()),
+                ("issued_token_type", token.issued_token_type.as_deref()),
+            ];
+            for (name, field) in optional {
+                assert_eq!(member(name).and_then(Value::as_str), field, "{name}");
+            }
+            // The credentials are redacted in Debug.
+            assert_eq!(
+                std::format!("{:?}", token.access_token),
+                "AccessToken([redacted])"
+            );
+        }
+        Err(ExchangeError::BodyTooLarge) => assert!(body.len() > MAX_RESPONSE_BODY),
+        Err(ExchangeError::Redirect { status: s }) => {
+            assert_eq!(*s, status);
+            assert!((300..400).contains(&status));
+        }
+        Err(ExchangeError::Server {
+            status: s,
+            error,
+            error_description,
+            error_uri,
+            retry_after,
+        }) => {
+            assert_eq!(*s, status);
+            assert!(!(200..400).contains(&status), "server error from {status}");
+            // RFC 6749 section 5.2: the error code is the body's `error`, verbatim.
+            if let Some(error) = error {
+                assert_eq!(member("error"), Some(&json!(error)));
+            }
+            // A strict JSON error object (or one without a type) always yields its code.
+            let strict = parse_object(body, DEFAULT_MAX_DEPTH).ok();
+            let strict_text = |name: &str| {
+                strict
+                    .as_ref()
+                    .and_then(|o| o.get(name))
+                    .and_then(Value::as_str)
+            };
+            if media.as_deref().is_none_or(|m| m == "application/json") {
+                assert_eq!(error.as_deref(), strict_text("error"));
+            }
+            if error.is_some() {
+                assert_eq!(
+                    error_description.as_deref(),
+                    strict_text("error_description")
+                );
+                assert_eq!(error_uri.as_deref(), strict_text("error_uri"));
+            } else {
+                assert_eq!((error_description, error_uri), (&None, &None));
+            }
+            // Retry-After delay-seconds (RFC 9110 section 10.2.3), saturating.
+            let header = response.header("retry-after").map(str::trim);
+            if let Some(digits) =
+                header.filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()))
+            {
+                let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+                assert_eq!(
+                    retry_after,
+                    &Some(RetryAfter::Delay(Duration::from_secs(secs)))
+                );
+            } else if header.is_none() {
+                assert_eq!(retry_after, &None);
+            }
+        }
+        Err(ExchangeError::InvalidContentType) => {
+            assert!((200..300).contains(&status));
+            assert!(!json_type, "{media:?} refused");
+        }
+        Err(error) => {
+            // The rest are about a 2xx JSON body.
+            assert!((200..300).contains(&status) && json_type, "{error:?}");
+            let first_bad = TOKEN_RESPONSE_MEMBERS
+                .iter()
+                .position(|name| match member(name) {
+                    None => *name == "access_token" || *name == "expires_in",
+                    Some(value) => !token_member_ok(name, value),
+                });
+            let overflow = member("expires_in")
+                .and_then(Value::as_u64)
+                .is_some_and(|s| now.checked_add(Duration::from_secs(s)).is_none());
+            match error {
+                ExchangeError::InvalidJson(_) => {}
+                ExchangeError::MissingField { field } => {
+                    assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
+                    assert!(member(field).is_none());
+                }
+                ExchangeError::InvalidResponse { field } => {
+                    assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
+                    assert!(member(field).is_some());
+                }
+                // Checked right after expires_in.
+                ExchangeError::TimeOverflow => {
+                    assert!(overflow && first_bad.is_none_or(|i| i > 1), "{first_bad:?}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    if let Err(error) = outcome {
+        // Server text is escaped and truncated: no control characters reach a log line.
+        let text = error.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(
+            text.chars().count() <= 3000,
+            "{} characters",
+            text.chars().count()
+        );
+        assert_eq!(
+            error.status(),
+            match error {
+                ExchangeError::Server { .. } | ExchangeError::Redirect { .. } => Some(status),
+                _ => None,
+            }
+        );
+    }
+}
+
+/// `token_response`: [`parse_token_response`] on an [`HttpResponse`] built from the input: the
+/// first two bytes are the status (big-endian); the third picks a content type from
+/// [`CONTENT_TYPES`], or with `0xff` takes the first line of the rest as the content type; the
+/// fourth adds a `Retry-After` (low bits), spells the header `Content-Type` (`0x10`), adds an
+/// HTML type before (`0x20`) or a JSON type after it (`0x40`), and moves `now` to the end of
+/// time (`0x80`); the rest is the body. Checks that a success only comes from a 2xx JSON
+/// answer and carries exactly the body's members, that a redirect or error status is never a
+/// success, that an OAuth error keeps the body's `error` code verbatim, that a refused body
+/// names the first member at fault, and that error messages hold no control characters. The
+/// same body is also parsed as a `200` JSON response, and as HTML and a redirect, which are
+/// always refused.
+pub fn token_response(data: &[u8]) {
+    let Some((&[s0, s1, type_byte, flags], rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let (content_type, body) = if type_byte == 0xff {
+        let line_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let (line, body) = rest.split_at(line_end);
+        (
+            Some(String::from_utf8_lossy(line).into_owned()),
+            body.get(1..).unwrap_or_default(),
+        )
+    } else {
+        let index = usize::from(type_byte) % CONTENT_TYPES.len();
+        (CONTENT_TYPES[index].map(String::from), rest)
+    };
+    let mut headers = Vec::new();
+    let header = |name: &str, value: &str| (String::from(name), String::from(value));
+    if flags & 0x20 != 0 {
+        headers.push(header("content-type", "text/html"));
+    }
+    if let Some(content_type) = &content_type {
+        let name = if flags & 0x10 != 0 {
+            "Content-Type"
+        } else {
+            "content-type"
+        };
+        headers.push(header(name, content_type));
+    }
+    if flags & 0x40 != 0 {
+        headers.push(header("content-type", "application/json"));
+    }
+    if let Some(value) = usize::from(flags & 0x0f)
+        .checked_sub(1)
+        .and_then(|i| RETRY_AFTER.get(i))
+    {
+        headers.push(header("Retry-After", value));
+    }
+    let now = if flags & 0x80 != 0 {
+        UnixTime::from_secs(u64::MAX - 60)
+    } else {
+        UnixTime::from_secs(NOW)
+    };
+    let response = HttpResponse {
+        status: u16::from_be_bytes([s0, s1]),
+        headers,
+        body: body.to_vec(),
+    };
+    check_token_response(&response, now, &parse_token_response(&response, now));
+
+    let json = HttpResponse::json(body.to_vec());
+    let outcome = parse_token_response(&json, now);
+    check_token_response(&json, now, &outcome);
+    let too_large = body.len() > MAX_RESPONSE_BODY;
+    let html = HttpResponse::new(200, "text/html", body.to_vec());
+    match parse_token_response(&html, now) {
+        Err(ExchangeError::InvalidContentType) => assert!(!too_large),
+        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        other => panic!("html answer gave {other:?}"),
+    }
+    let mut redirect = json;
+    redirect.status = 302;
+    match parse_token_response(&redirect, now) {
+        Err(ExchangeError::Redirect { status: 302 }) => assert!(!too_large),
+        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        other => panic!("redirect gave {other:?}"),
     }
 }
