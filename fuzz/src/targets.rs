@@ -24,6 +24,10 @@ use auth0_api::exchange::error::{ExchangeError, RetryAfter};
 use auth0_api::exchange::response::{
     IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
 };
+use auth0_api::extract::{
+    ExtractError, MAX_FORM_BODY, MAX_TOKEN_LEN, TokenLocation, extract_token,
+    extract_token_from_request,
+};
 use auth0_api::http::{
     HttpOutcome, HttpResponse, MAX_RESPONSE_BODY, TransportError, TransportErrorKind,
 };
@@ -55,6 +59,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("domain", domain),
     ("dpop_proof", dpop_proof),
     ("token_response", token_response),
+    ("extract", extract),
 ];
 
 /// The tenant every target assumes.
@@ -1956,4 +1961,299 @@ pub fn token_response(data: &[u8]) {
         Err(ExchangeError::BodyTooLarge) => assert!(too_large),
         other => panic!("redirect gave {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// extract
+// ---------------------------------------------------------------------------------------------
+
+/// `extract`'s input read as a small HTTP/1.1 request: the request line (its target may carry
+/// a query), header lines `name: value` (or `name:value`; lines without a colon are skipped),
+/// then an empty line and the body. No empty line: no body.
+struct RawRequest {
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl RawRequest {
+    fn parse(data: &[u8]) -> Self {
+        let split = data.windows(2).position(|w| w == b"\n\n");
+        let (head, body) = match split {
+            Some(at) => (&data[..at], Some(data[at + 2..].to_vec())),
+            None => (data, None),
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut lines = head.split('\n');
+        let request_line = lines.next().unwrap_or("");
+        let target = request_line.split(' ').nth(1).unwrap_or("");
+        let query = target.split_once('?').map(|(_, q)| String::from(q));
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| {
+                (
+                    String::from(name),
+                    String::from(value.strip_prefix(' ').unwrap_or(value)),
+                )
+            })
+            .collect();
+        Self {
+            query,
+            headers,
+            body,
+        }
+    }
+
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body when it is read as a form: exactly one `Content-Type`, the form type.
+    fn form_body(&self) -> Option<&[u8]> {
+        let mut types = self.values("content-type");
+        let (Some(value), None) = (types.next(), types.next()) else {
+            return None;
+        };
+        let media = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        let form = media.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        self.body.as_deref().filter(|_| form)
+    }
+}
+
+/// RFC 6750 section 2.1 `b64token` (RFC 9110 `token68`):
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let end = token
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-._~+/".contains(b)))
+        .unwrap_or(token.len());
+    end > 0 && token[end..].iter().all(|b| *b == b'=')
+}
+
+/// WHATWG `application/x-www-form-urlencoded` percent-decoding (`+` is a space); `None` for
+/// a `%` without two hexadecimal digits.
+fn form_decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = core::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// The `name=value` pairs of a form-encoded string whose decoded name is `access_token`,
+/// with their raw values.
+fn access_token_params(input: &[u8]) -> Vec<&[u8]> {
+    input
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            (form_decode(name).as_deref() == Some(b"access_token")).then_some(value)
+        })
+        .collect()
+}
+
+/// The token of a form-encoded string (RFC 6750 sections 2.2 and 2.3), by the documented
+/// rules: one `access_token` at most, percent-decoded, a non-empty `b64token`.
+fn expected_param_token(input: &[u8]) -> Result<Option<String>, ExtractError> {
+    let params = access_token_params(input);
+    let Some(value) = params.first() else {
+        return Ok(None);
+    };
+    // The pairs are read in order: a bad first value is reported before a second one.
+    let decoded = form_decode(value).ok_or(ExtractError::MalformedParameter)?;
+    if decoded.len() > MAX_TOKEN_LEN {
+        return Err(ExtractError::TooLarge);
+    }
+    if !is_b64token(&decoded) {
+        return Err(ExtractError::MalformedParameter);
+    }
+    if params.len() > 1 {
+        return Err(ExtractError::DuplicateParameter);
+    }
+    Ok(Some(String::from_utf8(decoded).unwrap()))
+}
+
+/// The scheme of an `Authorization` value (RFC 9110 section 11.4: the `token` before the
+/// first other character) when it is `Bearer` or `DPoP` in any case, and the rest of the value.
+fn token_scheme(value: &str) -> (Option<AuthScheme>, &str) {
+    let scheme_len = value
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+        .count();
+    let (scheme, rest) = value.split_at(scheme_len);
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Some(AuthScheme::Bearer),
+        "dpop" => Some(AuthScheme::DPoP),
+        _ => None,
+    };
+    (scheme, rest)
+}
+
+/// What [`extract_token`] must answer, computed from RFC 6750 section 2 and the rules the
+/// `extract` module documents, without the crate.
+fn expected_extraction(
+    request: &RawRequest,
+) -> Result<(String, AuthScheme, TokenLocation), ExtractError> {
+    let mut authorization = request.values("authorization");
+    let authorization = match (authorization.next(), authorization.next()) {
+        (_, Some(_)) => return Err(ExtractError::SeveralAuthorizationHeaders),
+        (value, None) => value,
+    };
+    let mut found = Vec::new();
+    // Another scheme (`Basic`) is not a token and is ignored.
+    if let Some((Some(scheme), rest)) = authorization.map(token_scheme) {
+        let token = rest
+            .strip_prefix(' ')
+            .ok_or(ExtractError::MalformedAuthorization)?;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(ExtractError::TooLarge);
+        }
+        if !is_b64token(token.as_bytes()) {
+            return Err(ExtractError::MalformedAuthorization);
+        }
+        found.push((String::from(token), scheme, TokenLocation::Header));
+    }
+    if let Some(token) = expected_param_token(request.query.as_deref().unwrap_or("").as_bytes())? {
+        found.push((token, AuthScheme::Bearer, TokenLocation::Query));
+    }
+    if let Some(body) = request.form_body() {
+        if body.len() > MAX_FORM_BODY {
+            return Err(ExtractError::TooLarge);
+        }
+        if let Some(token) = expected_param_token(body)? {
+            found.push((token, AuthScheme::Bearer, TokenLocation::Form));
+        }
+    }
+    match found.len() {
+        0 => Err(ExtractError::NotFound),
+        1 => Ok(found.remove(0)),
+        _ => Err(ExtractError::MultipleMethods),
+    }
+}
+
+/// `extract`: [`extract_token`] on the headers, query and body of a small HTTP request read
+/// from the input (see [`RawRequest`]), and [`extract_token_from_request`] on the same request
+/// as an `http::Request` when the `http` crate accepts it. Checks that an extracted token is a
+/// non-empty RFC 6750 section 2.1 `b64token` that appears in the input (after percent-decoding
+/// for query and form), with the scheme and location it came from; that a request with a token
+/// in more than one place, or none, is refused; that every answer equals the one computed here
+/// from the documented rules; that `Debug` hides the token; and that both entry points agree.
+pub fn extract(data: &[u8]) {
+    let request = RawRequest::parse(data);
+    let headers = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    let outcome = extract_token(headers, request.query.as_deref(), request.body.as_deref());
+    match &outcome {
+        Ok(found) => {
+            let token = found.token();
+            assert!(
+                !token.is_empty() && is_b64token(token.as_bytes()),
+                "{token:?}"
+            );
+            match found.location() {
+                TokenLocation::Header => {
+                    let value = request.values("authorization").next().unwrap();
+                    let scheme = value.strip_suffix(token).expect("token not at the end");
+                    assert!(scheme.eq_ignore_ascii_case(&std::format!("{} ", found.scheme())));
+                }
+                location => {
+                    assert_eq!(found.scheme(), AuthScheme::Bearer);
+                    let source = if location == TokenLocation::Query {
+                        request.query.as_deref().unwrap().as_bytes()
+                    } else {
+                        request.form_body().unwrap()
+                    };
+                    let values = access_token_params(source);
+                    assert_eq!(values.len(), 1);
+                    assert_eq!(form_decode(values[0]).as_deref(), Some(token.as_bytes()));
+                }
+            }
+            let debug = std::format!("{found:?}");
+            assert_eq!(
+                debug,
+                std::format!(
+                    "ExtractedToken {{ token: \"[redacted]\", scheme: {:?}, location: {:?} }}",
+                    found.scheme(),
+                    found.location()
+                )
+            );
+        }
+        Err(error) => assert_eq!(error.code(), "invalid_request"),
+    }
+    // RFC 6750 section 2: exactly one method. A token in two places is refused.
+    let places = [
+        request
+            .values("authorization")
+            .any(|v| token_scheme(v).0.is_some()),
+        request
+            .query
+            .as_ref()
+            .is_some_and(|q| !access_token_params(q.as_bytes()).is_empty()),
+        request
+            .form_body()
+            .is_some_and(|b| !access_token_params(b).is_empty()),
+    ];
+    if places.iter().filter(|p| **p).count() != 1 {
+        assert!(outcome.is_err(), "token taken from {places:?}");
+    }
+    let expected = expected_extraction(&request);
+    let got = outcome
+        .as_ref()
+        .map(|f| (f.token(), f.scheme(), f.location()));
+    let want = expected.as_ref().map(|(t, s, l)| (t.as_str(), *s, *l));
+    assert_eq!(got, want, "{:?}", String::from_utf8_lossy(data));
+
+    // The same request as an `http::Request`, when the `http` crate takes all of it.
+    let uri = match &request.query {
+        Some(query) => std::format!("/r?{query}"),
+        None => String::from("/r"),
+    };
+    let mut builder = ::http::Request::builder().uri(uri);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = request.body.clone().unwrap_or_default();
+    let Ok(http_request) = builder.body(body) else {
+        return;
+    };
+    if http_request.uri().query() != request.query.as_deref()
+        || http_request.headers().len() != request.headers.len()
+    {
+        return;
+    }
+    let headers = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    let body = Some(http_request.body().as_slice());
+    assert_eq!(
+        extract_token_from_request(&http_request),
+        extract_token(headers, request.query.as_deref(), body)
+    );
 }
