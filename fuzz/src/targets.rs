@@ -2,6 +2,7 @@
 // test (`tests/e2e/tests/fuzz_corpus.rs`) through `include!`. Plain functions of `&[u8]`: no
 // libFuzzer types here, and no inner attributes (they are not allowed in an included file).
 
+use std::boxed::Box;
 use std::string::String;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,23 +13,38 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
+use auth0_api::cache::replay::{ReplayCache, ReplayKey};
 use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
 use auth0_api::domain::Issuer;
-use auth0_api::http::{HttpOutcome, HttpResponse, TransportError, TransportErrorKind};
+use auth0_api::exchange::error::{ExchangeError, RetryAfter};
+use auth0_api::exchange::response::{
+    IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
+};
+use auth0_api::extract::{
+    ExtractError, MAX_FORM_BODY, MAX_TOKEN_LEN, TokenLocation, extract_token,
+    extract_token_from_request,
+};
+use auth0_api::http::{
+    HttpOutcome, HttpResponse, MAX_RESPONSE_BODY, TransportError, TransportErrorKind,
+};
 use auth0_api::jose::Algorithm;
 use auth0_api::jose::JoseError;
 use auth0_api::jose::compact::{CompactJws, Limits};
 use auth0_api::jose::header::Header;
-use auth0_api::jose::json::DEFAULT_MAX_DEPTH;
+use auth0_api::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
 use auth0_api::jose::jwk::{JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::extract::AuthScheme;
 use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode, MAX_DESCRIPTION_CHARS};
 use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::dpop::normalize_htu;
+use auth0_api::verify::dpop::{
+    DpopError, MAX_JTI_LEN, ProofInput, VerifiedProof, access_token_hash, normalize_htu,
+    verify_proof,
+};
 use auth0_api::{Action, UnixTime};
 
 /// Every target, by the name of its corpus directory.
@@ -41,6 +57,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("challenge", challenge),
     ("htu", htu),
     ("domain", domain),
+    ("dpop_proof", dpop_proof),
+    ("token_response", token_response),
+    ("extract", extract),
 ];
 
 /// The tenant every target assumes.
@@ -724,4 +743,1500 @@ pub fn verify_flow(data: &[u8]) {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dpop_proof
+// ---------------------------------------------------------------------------------------------
+
+// RFC 9449 figure 13: the proof for `GET https://resource.example.org/protectedresource`,
+// bound to the access token below, made at `RFC9449_IAT` by the key with thumbprint
+// `RFC9449_JKT`. Inputs that start like a JWS (`eyJ`) are verified as a proof of this request.
+const RFC9449_FIG13: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA";
+const RFC9449_URL: &str = "https://resource.example.org/protectedresource";
+const RFC9449_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+const RFC9449_ATH: &str = "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo";
+const RFC9449_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+const RFC9449_X: &str = "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs";
+const RFC9449_Y: &str = "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA";
+const RFC9449_IAT: u64 = 1_562_262_618;
+
+/// URLs equal to `RFC9449_URL` after RFC 3986 section 6.2.2 and 6.2.3 normalisation: scheme
+/// and host case, default, empty and zero-padded port, query and fragment, an encoded
+/// unreserved character.
+const HTU_SAME: &[&str] = &[
+    RFC9449_URL,
+    "HTTPS://Resource.Example.ORG/protectedresource",
+    "https://resource.example.org:443/protectedresource",
+    "https://resource.example.org:/protectedresource",
+    "https://resource.example.org:00443/protectedresource",
+    "https://resource.example.org/protectedresource?a=1&b#frag",
+    "https://resource.example.org/%70rotected%72esource",
+];
+
+/// URLs that differ from `RFC9449_URL` under the rules `normalize_htu` documents: scheme,
+/// port, host, trailing slash, path case, trailing dot, unresolved dot segment, double slash.
+const HTU_OTHER: &[&str] = &[
+    "http://resource.example.org/protectedresource",
+    "https://resource.example.org:8443/protectedresource",
+    "https://other.example.org/protectedresource",
+    "https://resource.example.org/protectedresource/",
+    "https://resource.example.org/ProtectedResource",
+    "https://resource.example.org./protectedresource",
+    "https://resource.example.org/x/../protectedresource",
+    "https://resource.example.org//protectedresource",
+];
+
+/// JWK members that hold private key material (RFC 7518 section 6).
+const PRIVATE_JWK_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The proof claims `verify_proof` checks; other claims are ignored.
+const CHECKED_PROOF_CLAIMS: &[&str] = &["jti", "iat", "htm", "htu", "ath"];
+
+/// base64url of the SHA-256 of `text`: RFC 9449 `ath`, computed here rather than by the crate.
+fn sha256_b64(text: &str) -> String {
+    B64.encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The RFC 7638 thumbprint of a P-256 public key given by its JWK `x` and `y`, computed here
+/// rather than by the crate.
+fn ec_thumbprint(x: &str, y: &str) -> String {
+    sha256_b64(&std::format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ))
+}
+
+/// Whether `typ` names `application/dpop+jwt` (RFC 9449 section 4.2, RFC 7515 section
+/// 4.1.9: the `application/` prefix may be left out; media types ignore case).
+fn names_dpop_jwt(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ == "dpop+jwt" || typ == "application/dpop+jwt"
+}
+
+/// A NumericDate claim as whole seconds: an integer, or a non-negative float truncated;
+/// `None` for anything no instant can equal.
+fn numeric_date_secs(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            let f = n.as_f64()?;
+            // 2^64: the first float beyond every u64.
+            (n.as_i64().is_none() && (0.0..18_446_744_073_709_551_616.0).contains(&f))
+                .then_some(f as u64)
+        }),
+        _ => None,
+    }
+}
+
+/// Segment `index` (0: header, 1: claims) of a compact JWS as a JSON object, decoded here
+/// without the crate: three segments, base64url without padding.
+fn jws_object(jws: &str, index: usize) -> Option<Map<String, Value>> {
+    let segments: Vec<&str> = jws.split('.').collect();
+    if segments.len() != 3 {
+        return None;
+    }
+    serde_json::from_slice(&B64.decode(segments[index]).ok()?).ok()
+}
+
+/// Whether `iat` (seconds) lies in the proof window of `input`.
+fn iat_in_window(input: &ProofInput<'_>, iat: Option<u64>) -> bool {
+    let now = input.now.as_secs();
+    let earliest = now.saturating_sub(input.iat_offset.as_secs());
+    let latest = now.saturating_add(input.iat_leeway.as_secs());
+    iat.is_some_and(|iat| (earliest..=latest).contains(&iat))
+}
+
+/// A fixed P-256 proof key.
+struct ProofKey {
+    signing: SigningKey,
+    x: String,
+    y: String,
+    /// Its RFC 7638 thumbprint, computed by [`ec_thumbprint`].
+    jkt: String,
+}
+
+impl ProofKey {
+    fn public_jwk(&self) -> Map<String, Value> {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y});
+        jwk.as_object().unwrap().clone()
+    }
+}
+
+/// The two proof keys: the RFC 7515 appendix A.3 key and another fixed one.
+fn proof_keys() -> &'static [ProofKey; 2] {
+    static KEYS: OnceLock<[ProofKey; 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        // This file's own thumbprint and `ath` agree with RFC 9449's examples.
+        assert_eq!(ec_thumbprint(RFC9449_X, RFC9449_Y), RFC9449_JKT);
+        assert_eq!(sha256_b64(RFC9449_TOKEN), RFC9449_ATH);
+        let key = |d: &[u8]| {
+            let signing = signing_key(d);
+            let point = signing.verifying_key().to_sec1_point(false);
+            let bytes = point.as_bytes();
+            let (x, y) = (B64.encode(&bytes[1..33]), B64.encode(&bytes[33..65]));
+            let jkt = ec_thumbprint(&x, &y);
+            ProofKey { signing, x, y, jkt }
+        };
+        [key(&B64.decode(RFC_EC_D).unwrap()), key(&[7; 32])]
+    })
+}
+
+/// The key that signs a proof.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum ProofKeyChoice {
+    /// The RFC 7515 appendix A.3 key.
+    First,
+    /// Another fixed P-256 key.
+    Second,
+}
+
+/// The proof header `typ`.
+#[derive(Arbitrary, Debug)]
+pub enum TypChoice {
+    /// `dpop+jwt`.
+    Dpop,
+    /// One of [`TYP_NAMES`], some of them `dpop+jwt` in another spelling.
+    Named(u8),
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// `typ` values that are, or nearly are, `dpop+jwt`.
+const TYP_NAMES: &[&str] = &[
+    "DPoP+JWT",
+    "application/dpop+jwt",
+    "Application/DPOP+JWT",
+    "jwt",
+    "at+jwt",
+    "dpop",
+    "dpop+jwt; v=1",
+    " dpop+jwt",
+    "application/",
+    "application/at+jwt",
+    "applicationdpop+jwt",
+    "application/application/dpop+jwt",
+];
+
+/// The proof header `jwk`.
+#[derive(Arbitrary, Debug)]
+pub enum JwkChoice {
+    /// The signing key's public JWK.
+    Signer,
+    /// The signing key's public JWK with these members added or replaced.
+    SignerWith(Vec<(String, Json)>),
+    /// The other proof key's public JWK: the signature does not verify with it.
+    OtherKey,
+    /// The signing key's JWK with its private scalar `d`.
+    Private,
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `htm` claim.
+#[derive(Arbitrary, Debug)]
+pub enum HtmChoice {
+    /// The request method.
+    Method,
+    /// The request method with its ASCII case swapped.
+    SwappedCase,
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `htu` claim.
+#[derive(Arbitrary, Debug)]
+pub enum HtuChoice {
+    /// The request URL, as given.
+    Url,
+    /// One of [`HTU_SAME`] then [`HTU_OTHER`].
+    Known(u8),
+    /// Absent.
+    Absent,
+    /// Any value.
+    Other(Json),
+}
+
+/// The `ath` claim.
+#[derive(Arbitrary, Debug)]
+pub enum AthChoice {
+    /// The hash of the access token.
+    Token,
+    /// Absent.
+    Absent,
+    /// The hash of another access token.
+    OtherToken,
+    /// Any value.
+    Other(Json),
+}
+
+/// Everything a signed proof varies.
+#[derive(Arbitrary, Debug)]
+pub struct ProofSpec {
+    key: ProofKeyChoice,
+    typ: TypChoice,
+    alg: AlgChoice,
+    jwk: JwkChoice,
+    header_extra: Vec<(String, Json)>,
+    jti: ClaimChoice,
+    iat: DateChoice,
+    htm: HtmChoice,
+    htu: HtuChoice,
+    ath: AthChoice,
+    nonce: Option<Json>,
+    claims_extra: Vec<(String, Json)>,
+    tamper: Option<(u16, u8)>,
+    /// The proof twice, joined with a comma, as two `DPoP` header fields would arrive.
+    twice: bool,
+}
+
+/// The `DPoP` header value.
+#[derive(Arbitrary, Debug)]
+pub enum ProofChoice {
+    /// A proof built from the spec and really signed.
+    Signed(Box<ProofSpec>),
+    /// Any text.
+    Raw(String),
+    /// No `DPoP` header.
+    Absent,
+}
+
+/// The request method.
+#[derive(Arbitrary, Debug)]
+pub enum MethodChoice {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// Any text.
+    Other(String),
+    /// Not given.
+    Absent,
+}
+
+/// The request URL.
+#[derive(Arbitrary, Debug)]
+pub enum UrlChoice {
+    /// One of [`HTU_SAME`].
+    Known(u8),
+    /// Any text.
+    Other(String),
+    /// Not given.
+    Absent,
+}
+
+/// The access token the proof is checked against.
+#[derive(Arbitrary, Debug)]
+pub enum TokenChoice {
+    /// RFC 9449's example access token.
+    Rfc9449,
+    /// Any text.
+    Other(String),
+}
+
+/// The token's `cnf.jkt`.
+#[derive(Arbitrary, Debug)]
+pub enum JktChoice {
+    /// The thumbprint of the key that signs the proof.
+    Signer,
+    /// The thumbprint of the other proof key.
+    OtherKey,
+    /// Any text.
+    Other(String),
+}
+
+/// The current time.
+#[derive(Arbitrary, Debug)]
+pub enum NowChoice {
+    /// `NOW`.
+    Fixed,
+    /// Any instant, the ends of time included.
+    Any(u64),
+}
+
+/// Everything `dpop_proof` varies. Each choice's first variant is the valid one, so an empty
+/// input is a valid proof.
+#[derive(Arbitrary, Debug)]
+pub struct DpopInput {
+    proof: ProofChoice,
+    method: MethodChoice,
+    url: UrlChoice,
+    token: TokenChoice,
+    jkt: JktChoice,
+    now: NowChoice,
+    /// `iat_offset` and `iat_leeway` in seconds, instead of the defaults.
+    window: Option<(u16, u16)>,
+    /// A replay cache of this capacity (modulo 3, so 0 happens).
+    replay: Option<u8>,
+}
+
+/// `url` of [`HtuChoice::Known`]: [`HTU_SAME`], then [`HTU_OTHER`].
+fn known_htu(index: u8) -> (&'static str, bool) {
+    let index = usize::from(index) % (HTU_SAME.len() + HTU_OTHER.len());
+    match HTU_SAME.get(index) {
+        Some(url) => (url, true),
+        None => (HTU_OTHER[index - HTU_SAME.len()], false),
+    }
+}
+
+/// Whether a JWK member added to the signing key's public JWK leaves it usable for ES256
+/// (RFC 7517 sections 4.2 to 4.4: `use` `sig`, `key_ops` with `verify`, `alg` `ES256`;
+/// unknown members are ignored).
+fn harmless_jwk_member(name: &str, value: &Value, key: &ProofKey) -> bool {
+    match name {
+        "kty" => value == "EC",
+        "crv" => value == "P-256",
+        "x" => *value == key.x,
+        "y" => *value == key.y,
+        "kid" => value.is_string(),
+        "use" => value == "sig",
+        "alg" => value == "ES256",
+        "key_ops" => value.as_array().is_some_and(|ops| {
+            ops.iter().all(Value::is_string)
+                && ops.iter().any(|op| op == "verify")
+                && ops.iter().enumerate().all(|(i, op)| !ops[..i].contains(op))
+        }),
+        name => !PRIVATE_JWK_MEMBERS.contains(&name),
+    }
+}
+
+/// Whether a header member added to a proof leaves it valid: members a JWS recipient must
+/// understand (`crit`, `b64` other than `true`) or that replace checked ones do not.
+fn harmless_header_member(name: &str, value: &Value) -> bool {
+    match name {
+        "alg" | "typ" | "jwk" | "crit" => false,
+        "b64" => *value == Value::Bool(true),
+        "kid" => value.is_string(),
+        _ => true,
+    }
+}
+
+/// An integer claim value: a `u64` or `i64` when it fits, else a float.
+fn integer_value(v: i128) -> Value {
+    if let Ok(u) = u64::try_from(v) {
+        json!(u)
+    } else if let Ok(i) = i64::try_from(v) {
+        json!(i)
+    } else {
+        json!(v as f64)
+    }
+}
+
+impl DpopInput {
+    fn method(&self) -> Option<&str> {
+        match &self.method {
+            MethodChoice::Get => Some("GET"),
+            MethodChoice::Post => Some("POST"),
+            MethodChoice::Other(m) => Some(m),
+            MethodChoice::Absent => None,
+        }
+    }
+
+    fn url(&self) -> Option<&str> {
+        match &self.url {
+            UrlChoice::Known(i) => Some(HTU_SAME[usize::from(*i) % HTU_SAME.len()]),
+            UrlChoice::Other(u) => Some(u),
+            UrlChoice::Absent => None,
+        }
+    }
+
+    fn token(&self) -> &str {
+        match &self.token {
+            TokenChoice::Rfc9449 => RFC9449_TOKEN,
+            TokenChoice::Other(t) => t,
+        }
+    }
+
+    fn now(&self) -> UnixTime {
+        match self.now {
+            NowChoice::Fixed => UnixTime::from_secs(NOW),
+            NowChoice::Any(secs) => UnixTime::from_secs(secs),
+        }
+    }
+
+    fn jkt(&self) -> &str {
+        let keys = proof_keys();
+        let signer = match &self.proof {
+            ProofChoice::Signed(spec) => spec.key,
+            _ => ProofKeyChoice::First,
+        };
+        let (mine, other) = match signer {
+            ProofKeyChoice::First => (&keys[0], &keys[1]),
+            ProofKeyChoice::Second => (&keys[1], &keys[0]),
+        };
+        match &self.jkt {
+            JktChoice::Signer => &mine.jkt,
+            JktChoice::OtherKey => &other.jkt,
+            JktChoice::Other(jkt) => jkt,
+        }
+    }
+
+    fn proof_input<'a>(&'a self, proof: Option<&'a str>) -> ProofInput<'a> {
+        let mut input = ProofInput::new(
+            proof,
+            self.token(),
+            self.jkt(),
+            self.method(),
+            self.url(),
+            self.now(),
+        );
+        if let Some((offset, leeway)) = self.window {
+            input.iat_offset = Duration::from_secs(offset.into());
+            input.iat_leeway = Duration::from_secs(leeway.into());
+        }
+        input
+    }
+
+    /// The `iat` of [`DateChoice::Good`] and [`DateChoice::Offset`], as an exact integer.
+    fn iat(&self, choice: &DateChoice) -> Option<i128> {
+        let now = i128::from(self.now().as_secs());
+        match choice {
+            DateChoice::Good => Some(now),
+            DateChoice::Offset(d) => Some(now + i128::from(*d)),
+            DateChoice::Absent | DateChoice::Other(_) => None,
+        }
+    }
+
+    /// Whether the proof's `htu` and the request URL are the same resource, when the input
+    /// says so without asking the crate.
+    fn htu_matches(&self, spec: &ProofSpec) -> Option<bool> {
+        match (&self.url, &spec.htu) {
+            (UrlChoice::Absent, _) | (_, HtuChoice::Other(_)) => None,
+            (_, HtuChoice::Absent) => Some(false),
+            (_, HtuChoice::Url) => Some(true),
+            (UrlChoice::Known(_), HtuChoice::Known(i)) => Some(known_htu(*i).1),
+            (UrlChoice::Other(_), HtuChoice::Known(_)) => None,
+        }
+    }
+
+    fn sign(&self, spec: &ProofSpec) -> String {
+        let keys = proof_keys();
+        let (key, other) = match spec.key {
+            ProofKeyChoice::First => (&keys[0], &keys[1]),
+            ProofKeyChoice::Second => (&keys[1], &keys[0]),
+        };
+        let mut header = Map::new();
+        match &spec.typ {
+            TypChoice::Dpop => drop(header.insert("typ".into(), json!("dpop+jwt"))),
+            TypChoice::Named(i) => {
+                let name = TYP_NAMES[usize::from(*i) % TYP_NAMES.len()];
+                drop(header.insert("typ".into(), json!(name)))
+            }
+            TypChoice::Absent => {}
+            TypChoice::Other(v) => drop(header.insert("typ".into(), v.to_value())),
+        }
+        let alg = match &spec.alg {
+            AlgChoice::Es256 => json!("ES256"),
+            AlgChoice::Rs256 => json!("RS256"),
+            AlgChoice::Ps256 => json!("PS256"),
+            AlgChoice::None => json!("none"),
+            AlgChoice::Hs256 => json!("HS256"),
+            AlgChoice::Other(v) => v.to_value(),
+        };
+        header.insert("alg".into(), alg);
+        let jwk = match &spec.jwk {
+            JwkChoice::Signer => Some(Value::Object(key.public_jwk())),
+            JwkChoice::SignerWith(extra) => {
+                let mut jwk = key.public_jwk();
+                for (k, v) in extra {
+                    jwk.insert(k.clone(), v.to_value());
+                }
+                Some(Value::Object(jwk))
+            }
+            JwkChoice::OtherKey => Some(Value::Object(other.public_jwk())),
+            JwkChoice::Private => {
+                let mut jwk = key.public_jwk();
+                jwk.insert("d".into(), json!(B64.encode(key.signing.to_bytes())));
+                Some(Value::Object(jwk))
+            }
+            JwkChoice::Absent => None,
+            JwkChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(jwk) = jwk {
+            header.insert("jwk".into(), jwk);
+        }
+        for (k, v) in &spec.header_extra {
+            header.insert(k.clone(), v.to_value());
+        }
+
+        let mut claims = Map::new();
+        match &spec.jti {
+            ClaimChoice::Good => drop(claims.insert("jti".into(), json!("e1j3V_bKic8-LAEB"))),
+            ClaimChoice::Absent => {}
+            ClaimChoice::Other(v) => drop(claims.insert("jti".into(), v.to_value())),
+        }
+        match (&spec.iat, self.iat(&spec.iat)) {
+            (_, Some(iat)) => drop(claims.insert("iat".into(), integer_value(iat))),
+            (DateChoice::Other(v), None) => drop(claims.insert("iat".into(), v.to_value())),
+            _ => {}
+        }
+        let method = self.method().unwrap_or("GET");
+        let htm = match &spec.htm {
+            HtmChoice::Method => Some(json!(method)),
+            HtmChoice::SwappedCase => Some(json!(
+                method
+                    .chars()
+                    .map(|c| if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    })
+                    .collect::<String>()
+            )),
+            HtmChoice::Absent => None,
+            HtmChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(htm) = htm {
+            claims.insert("htm".into(), htm);
+        }
+        let htu = match &spec.htu {
+            HtuChoice::Url => Some(json!(self.url().unwrap_or(RFC9449_URL))),
+            HtuChoice::Known(i) => Some(json!(known_htu(*i).0)),
+            HtuChoice::Absent => None,
+            HtuChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(htu) = htu {
+            claims.insert("htu".into(), htu);
+        }
+        let ath = match &spec.ath {
+            AthChoice::Token => Some(json!(sha256_b64(self.token()))),
+            AthChoice::Absent => None,
+            AthChoice::OtherToken => Some(json!(sha256_b64(&std::format!("{}x", self.token())))),
+            AthChoice::Other(v) => Some(v.to_value()),
+        };
+        if let Some(ath) = ath {
+            claims.insert("ath".into(), ath);
+        }
+        if let Some(nonce) = &spec.nonce {
+            claims.insert("nonce".into(), nonce.to_value());
+        }
+        for (k, v) in &spec.claims_extra {
+            claims.insert(k.clone(), v.to_value());
+        }
+
+        let input = std::format!(
+            "{}.{}",
+            B64.encode(Value::Object(header).to_string()),
+            B64.encode(Value::Object(claims).to_string())
+        );
+        let sig: Signature = key.signing.sign(input.as_bytes());
+        let mut proof = std::format!("{input}.{}", B64.encode(sig.to_bytes())).into_bytes();
+        if let Some((at, xor)) = spec.tamper {
+            let len = proof.len();
+            if let Some(b) = proof.get_mut(usize::from(at) % len) {
+                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+                *b = alphabet[usize::from(xor) % alphabet.len()];
+            }
+        }
+        let proof = String::from_utf8(proof).unwrap();
+        if spec.twice {
+            std::format!("{proof},{proof}")
+        } else {
+            proof
+        }
+    }
+
+    fn signer(&self, spec: &ProofSpec) -> &'static ProofKey {
+        &proof_keys()[match spec.key {
+            ProofKeyChoice::First => 0,
+            ProofKeyChoice::Second => 1,
+        }]
+    }
+
+    /// Whether the header `jwk` is the signing key's public key, so the signature verifies
+    /// unless the proof was tampered with.
+    fn jwk_is_signer(&self, spec: &ProofSpec) -> bool {
+        let key = self.signer(spec);
+        if spec.header_extra.iter().any(|(k, _)| k == "jwk") {
+            return false;
+        }
+        match &spec.jwk {
+            JwkChoice::Signer => true,
+            JwkChoice::SignerWith(extra) => extra
+                .iter()
+                .all(|(k, v)| harmless_jwk_member(k, &v.to_value(), key)),
+            _ => false,
+        }
+    }
+
+    /// Whether every choice is a valid one, so the proof must be accepted.
+    fn is_valid(&self, proof: &str) -> bool {
+        let ProofChoice::Signed(spec) = &self.proof else {
+            return false;
+        };
+        let input = self.proof_input(None);
+        let typ = match &spec.typ {
+            TypChoice::Dpop => true,
+            TypChoice::Named(i) => names_dpop_jwt(TYP_NAMES[usize::from(*i) % TYP_NAMES.len()]),
+            TypChoice::Absent => false,
+            TypChoice::Other(v) => v.to_value().as_str().is_some_and(names_dpop_jwt),
+        };
+        let iat = self.iat(&spec.iat).and_then(|iat| u64::try_from(iat).ok());
+        typ && matches!(spec.alg, AlgChoice::Es256)
+            && self.jwk_is_signer(spec)
+            && spec
+                .header_extra
+                .iter()
+                .all(|(k, v)| harmless_header_member(k, &v.to_value()))
+            && matches!(spec.jti, ClaimChoice::Good)
+            && iat_in_window(&input, iat)
+            && matches!(spec.htm, HtmChoice::Method | HtmChoice::SwappedCase)
+            && self.method().is_some_and(|m| !m.is_empty())
+            && self.url().is_some_and(|u| normalize_htu(u).is_ok())
+            && self.htu_matches(spec) == Some(true)
+            && matches!(spec.ath, AthChoice::Token)
+            && spec
+                .claims_extra
+                .iter()
+                .all(|(k, _)| !CHECKED_PROOF_CLAIMS.contains(&k.as_str()))
+            && spec.tamper.is_none()
+            && !spec.twice
+            && matches!(self.jkt, JktChoice::Signer)
+            && proof.len() <= Limits::default().max_token_len
+    }
+}
+
+/// What must hold of every accepted proof, checked on the proof decoded here: RFC 9449
+/// section 4.3 checks 4 to 12 and section 7.1 `ath` and `jkt`.
+fn check_accepted(input: &ProofInput<'_>, verified: &VerifiedProof) {
+    let proof = input.proof.unwrap();
+    assert!(!proof.contains(','), "several proofs accepted");
+    assert!(proof.len() <= input.limits.max_token_len);
+    let header = jws_object(proof, 0).expect("an accepted proof has a JSON header");
+    let claims = jws_object(proof, 1).expect("an accepted proof has JSON claims");
+    let text = |map: &Map<String, Value>, name: &str| -> String {
+        let value = map.get(name).and_then(Value::as_str);
+        String::from(value.unwrap_or_else(|| panic!("accepted without a string {name}")))
+    };
+    assert!(names_dpop_jwt(&text(&header, "typ")));
+    assert_eq!(text(&header, "alg"), "ES256");
+    let jwk = header
+        .get("jwk")
+        .and_then(Value::as_object)
+        .expect("accepted without jwk");
+    assert_eq!(
+        (text(jwk, "kty"), text(jwk, "crv")),
+        ("EC".into(), "P-256".into())
+    );
+    assert!(
+        PRIVATE_JWK_MEMBERS.iter().all(|m| !jwk.contains_key(*m)),
+        "private jwk"
+    );
+    assert_eq!(
+        verified.jkt,
+        ec_thumbprint(&text(jwk, "x"), &text(jwk, "y"))
+    );
+    assert_eq!(verified.jkt, input.jkt);
+    let jti = text(&claims, "jti");
+    assert!(!jti.is_empty() && jti.len() <= MAX_JTI_LEN);
+    assert_eq!(verified.jti, jti);
+    let iat = claims.get("iat").and_then(numeric_date_secs);
+    assert_eq!(iat, Some(verified.iat.as_secs()));
+    assert!(iat_in_window(input, iat), "iat outside the window");
+    assert!(text(&claims, "htm").eq_ignore_ascii_case(input.method.unwrap()));
+    let htu = normalize_htu(&text(&claims, "htu"));
+    assert_eq!(htu.as_deref(), Ok(verified.htu.as_str()));
+    assert_eq!(normalize_htu(input.url.unwrap()), htu);
+    let ath = text(&claims, "ath");
+    assert_eq!(ath, sha256_b64(input.access_token));
+    assert_eq!(ath, access_token_hash(input.access_token));
+}
+
+/// What must hold when a proof is refused for a reason the proof itself shows.
+fn check_refused(input: &ProofInput<'_>, error: &DpopError) {
+    let proof = input.proof.unwrap_or("");
+    // The header is read before the signature is checked, the claims after.
+    let header = || jws_object(proof, 0).unwrap_or_else(|| panic!("{error:?}: no header"));
+    let claims = || jws_object(proof, 1).unwrap_or_else(|| panic!("{error:?}: no claims"));
+    let text = |map: &Map<String, Value>, name: &str| {
+        map.get(name).and_then(Value::as_str).map(String::from)
+    };
+    match error {
+        DpopError::MissingProof => assert!(proof.is_empty()),
+        DpopError::MultipleProofs => assert!(proof.contains(',')),
+        DpopError::MissingMethod => assert!(input.method.is_none_or(str::is_empty)),
+        DpopError::MissingUrl => assert!(input.url.is_none_or(str::is_empty)),
+        DpopError::InvalidTyp => {
+            assert!(!text(&header(), "typ").is_some_and(|t| names_dpop_jwt(&t)));
+        }
+        DpopError::IatOutOfWindow => {
+            assert!(!iat_in_window(
+                input,
+                claims().get("iat").and_then(numeric_date_secs)
+            ));
+        }
+        DpopError::HtmMismatch => {
+            let htm = text(&claims(), "htm").unwrap();
+            assert!(!htm.eq_ignore_ascii_case(input.method.unwrap()));
+        }
+        DpopError::HtuMismatch => {
+            let htu = normalize_htu(&text(&claims(), "htu").unwrap());
+            assert!(htu.is_ok());
+            assert_ne!(htu, normalize_htu(input.url.unwrap()));
+        }
+        DpopError::AthMismatch => {
+            assert_ne!(
+                text(&claims(), "ath").unwrap(),
+                sha256_b64(input.access_token)
+            );
+        }
+        DpopError::JktMismatch => {
+            let header = header();
+            let jwk = header.get("jwk").and_then(Value::as_object).unwrap();
+            let (x, y) = (text(jwk, "x").unwrap(), text(jwk, "y").unwrap());
+            assert_ne!(ec_thumbprint(&x, &y), input.jkt);
+        }
+        _ => {}
+    }
+}
+
+/// Verifies `input` without a replay cache, then with one of `capacity` entries when given,
+/// checking every outcome. Returns the first outcome.
+fn verify_dpop(
+    input: &ProofInput<'_>,
+    capacity: Option<usize>,
+) -> Result<VerifiedProof, DpopError> {
+    let first = verify_proof(input, None);
+    match &first {
+        Ok(verified) => check_accepted(input, verified),
+        Err(error) => check_refused(input, error),
+    }
+    // Without a cache, verification has no memory: the same proof gets the same answer.
+    assert_eq!(verify_proof(input, None), first);
+    let Some(capacity) = capacity else {
+        return first;
+    };
+    let mut cache = ReplayCache::for_window(capacity, input.iat_offset, input.iat_leeway);
+    let cached = verify_proof(input, Some(&mut cache));
+    match &first {
+        // Only a proof valid in every other way takes room in the cache.
+        Err(_) => {
+            assert_eq!(cached, first);
+            assert!(cache.is_empty());
+        }
+        // A cache without room refuses rather than forgets (fail closed).
+        Ok(_) if capacity == 0 => assert_eq!(cached, Err(DpopError::ReplayCacheFull)),
+        Ok(verified) => {
+            assert_eq!(cached, first);
+            let key = ReplayKey::new(&verified.jkt, &verified.jti);
+            assert_eq!(cache.len(), 1);
+            // RFC 9449 section 11.1: the same proof again is a replay...
+            assert_eq!(
+                verify_proof(input, Some(&mut cache)),
+                Err(DpopError::Replayed)
+            );
+            // ...for the whole window it could be accepted in, and is forgotten after it.
+            let end = input
+                .now
+                .saturating_add(input.iat_offset.saturating_add(input.iat_leeway));
+            assert!(cache.contains(&key, input.now) && cache.contains(&key, end));
+            if let Some(after) = end.checked_add(Duration::from_secs(1)) {
+                assert!(!cache.contains(&key, after));
+            }
+        }
+    }
+    first
+}
+
+/// `dpop_proof`: [`verify_proof`] on a [`ProofInput`] (proof, access token, `cnf.jkt`, method,
+/// URL, time, window) built from the input, the proof really signed with a fixed P-256 key so
+/// that the signature check passes unless the input breaks it; an input starting with `eyJ` is
+/// itself the proof, checked against the RFC 9449 figure 13 request. Checks that a valid proof
+/// is accepted; that an accepted proof (decoded here) has `typ` `dpop+jwt`, `alg` ES256, a
+/// public P-256 `jwk` whose thumbprint (computed here) is the bound `jkt`, `htm` equal to the
+/// method, `htu` normalising to the request URL, `ath` equal to the token's hash (computed here
+/// and by [`access_token_hash`]) and `iat` within the window; that a refusal for a claim names
+/// a claim that really differs; and that with a replay cache the same proof a second time is
+/// refused as a replay, or never accepted by a cache without room.
+pub fn dpop_proof(data: &[u8]) {
+    if data.starts_with(b"eyJ") {
+        let Ok(proof) = core::str::from_utf8(data) else {
+            return;
+        };
+        let input = ProofInput::new(
+            Some(proof),
+            RFC9449_TOKEN,
+            RFC9449_JKT,
+            Some("GET"),
+            Some(RFC9449_URL),
+            UnixTime::from_secs(RFC9449_IAT),
+        );
+        let outcome = verify_dpop(&input, Some(1));
+        if proof == RFC9449_FIG13 {
+            assert!(outcome.is_ok(), "RFC 9449 figure 13 refused: {outcome:?}");
+        }
+        return;
+    }
+    let Ok(input) = DpopInput::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let proof = match &input.proof {
+        ProofChoice::Signed(spec) => Some(input.sign(spec)),
+        ProofChoice::Raw(raw) => Some(raw.clone()),
+        ProofChoice::Absent => None,
+    };
+    let proof_input = input.proof_input(proof.as_deref());
+    let capacity = input.replay.map(|c| usize::from(c % 3));
+    let outcome = verify_dpop(&proof_input, capacity);
+    if proof.as_deref().is_some_and(|p| input.is_valid(p)) {
+        assert!(outcome.is_ok(), "valid proof refused: {outcome:?}");
+    }
+    let ProofChoice::Signed(spec) = &input.proof else {
+        return;
+    };
+    let key = input.signer(spec);
+    match &outcome {
+        Ok(verified) => {
+            // Only the signing key's own public key can verify its signature.
+            let header = jws_object(proof.as_deref().unwrap(), 0).unwrap();
+            let jwk = &header["jwk"];
+            assert_eq!((&jwk["x"], &jwk["y"]), (&json!(key.x), &json!(key.y)));
+            assert_eq!(verified.jkt, key.jkt);
+            assert_ne!(
+                input.htu_matches(spec),
+                Some(false),
+                "htu of another resource"
+            );
+        }
+        Err(DpopError::InvalidSignature) => {
+            assert!(
+                spec.tamper.is_some() || !input.jwk_is_signer(spec),
+                "signature refused"
+            );
+        }
+        Err(DpopError::HtuMismatch) => assert_ne!(input.htu_matches(spec), Some(true)),
+        Err(_) => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// token_response
+// ---------------------------------------------------------------------------------------------
+
+/// The content types `token_response` picks from (its third byte); `None`: no header.
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("application/json"),
+    Some("application/json;charset=UTF-8"),
+    Some("Application/JSON ; charset=utf-8"),
+    Some("application/token+json"),
+    Some("application/problem+json"),
+    None,
+    Some("text/html"),
+    Some("text/plain; charset=application/json"),
+    Some("application/jsonp"),
+    Some("application/json+x"),
+    Some("json"),
+    Some(""),
+    Some("application/x-www-form-urlencoded"),
+    Some("text/json"),
+];
+
+/// `Retry-After` values `token_response` picks from (the low bits of its fourth byte).
+const RETRY_AFTER: &[&str] = &[
+    "30",
+    " 120 ",
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+    "18446744073709551616",
+    "-1",
+    "1.5",
+    "",
+    "soon\u{7f}",
+];
+
+/// The token response members, in the order `parse_token_response` reads them.
+const TOKEN_RESPONSE_MEMBERS: &[&str] = &[
+    "access_token",
+    "expires_in",
+    "scope",
+    "id_token",
+    "refresh_token",
+    "token_type",
+    "issued_token_type",
+];
+
+/// The media type of the first `content-type` header, without parameters, lower-cased.
+fn first_media_type(headers: &[(String, String)]) -> Option<String> {
+    let (_, value) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// `application/json` or an `application/<name>+json` structured-syntax type (RFC 6838
+/// section 4.2.8).
+///
+/// The name may be empty here: the crate also takes `application/+json`, which RFC 6838
+/// section 4.2 does not allow (a subtype name starts with a letter or digit). Harmless (it is
+/// not HTML) and known, so not asserted; see the `application_plus_json` seed.
+fn is_json_media_type(media: &str) -> bool {
+    media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// Whether a token response member has an acceptable value (RFC 6749 section 5.1):
+/// `expires_in` a whole number of seconds up to `MAX_EXPIRES_IN`, `scope` a string, the
+/// others non-empty strings.
+fn token_member_ok(name: &str, value: &Value) -> bool {
+    match name {
+        "expires_in" => value
+            .as_u64()
+            .is_some_and(|s| Duration::from_secs(s) <= MAX_EXPIRES_IN),
+        "scope" => value.is_string(),
+        _ => value.as_str().is_some_and(|s| !s.is_empty()),
+    }
+}
+
+/// What must hold of [`parse_token_response`]'s answer to `response` at `now`.
+fn check_token_response(
+    response: &HttpResponse,
+    now: UnixTime,
+    outcome: &Result<TokenResponse, ExchangeError>,
+) {
+    let status = response.status;
+    let body = &response.body;
+    let media = first_media_type(&response.headers);
+    let json_type = media.as_deref().is_some_and(is_json_media_type);
+    // The body as a JSON object, read here (serde_json keeps the last of duplicate members;
+    // the crate refuses them, so this only differs on bodies the crate does not accept).
+    let object = serde_json::from_slice::<Map<String, Value>>(body).ok();
+    let member = |name: &str| object.as_ref().and_then(|o| o.get(name));
+    match outcome {
+        Ok(token) => {
+            // A success only from a 2xx JSON answer of acceptable size...
+            assert!((200..300).contains(&status), "success from {status}");
+            assert!(json_type, "success from {media:?}");
+            assert!(body.len() <= MAX_RESPONSE_BODY);
+            let object = object
+                .as_ref()
+                .expect("success from a body that is not an object");
+            // ...whose fields are the body's members.
+            for name in TOKEN_RESPONSE_MEMBERS {
+                if let Some(value) = object.get(*name) {
+                    assert!(token_member_ok(name, value), "{name}: {value}");
+                }
+            }
+            assert_eq!(
+                member("access_token"),
+                Some(&json!(token.access_token.expose_secret()))
+            );
+            assert_eq!(
+                member("expires_in").and_then(Value::as_u64),
+                Some(token.expires_in.as_secs())
+            );
+            assert_eq!(now.checked_add(token.expires_in), Some(token.expires_at));
+            let optional = [
+                ("scope", token.scope.as_deref()),
+                (
+                    "id_token",
+                    token.id_token.as_ref().map(IdToken::expose_secret),
+                ),
+                (
+                    "refresh_token",
+                    token
+                        .refresh_token
+                        .as_ref()
+                        .map(RefreshToken::expose_secret),
+                ),
+                ("token_type", token.token_type.as_deref()),
+                ("issued_token_type", token.issued_token_type.as_deref()),
+            ];
+            for (name, field) in optional {
+                assert_eq!(member(name).and_then(Value::as_str), field, "{name}");
+            }
+            // The credentials are redacted in Debug.
+            assert_eq!(
+                std::format!("{:?}", token.access_token),
+                "AccessToken([redacted])"
+            );
+        }
+        Err(ExchangeError::BodyTooLarge) => assert!(body.len() > MAX_RESPONSE_BODY),
+        Err(ExchangeError::Redirect { status: s }) => {
+            assert_eq!(*s, status);
+            assert!((300..400).contains(&status));
+        }
+        Err(ExchangeError::Server {
+            status: s,
+            error,
+            error_description,
+            error_uri,
+            retry_after,
+        }) => {
+            assert_eq!(*s, status);
+            assert!(!(200..400).contains(&status), "server error from {status}");
+            // RFC 6749 section 5.2: the error code is the body's `error`, verbatim.
+            if let Some(error) = error {
+                assert_eq!(member("error"), Some(&json!(error)));
+            }
+            // A strict JSON error object (or one without a type) always yields its code.
+            let strict = parse_object(body, DEFAULT_MAX_DEPTH).ok();
+            let strict_text = |name: &str| {
+                strict
+                    .as_ref()
+                    .and_then(|o| o.get(name))
+                    .and_then(Value::as_str)
+            };
+            if media.as_deref().is_none_or(|m| m == "application/json") {
+                assert_eq!(error.as_deref(), strict_text("error"));
+            }
+            if error.is_some() {
+                assert_eq!(
+                    error_description.as_deref(),
+                    strict_text("error_description")
+                );
+                assert_eq!(error_uri.as_deref(), strict_text("error_uri"));
+            } else {
+                assert_eq!((error_description, error_uri), (&None, &None));
+            }
+            // Retry-After delay-seconds (RFC 9110 section 10.2.3), saturating.
+            let header = response.header("retry-after").map(str::trim);
+            if let Some(digits) =
+                header.filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()))
+            {
+                let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+                assert_eq!(
+                    retry_after,
+                    &Some(RetryAfter::Delay(Duration::from_secs(secs)))
+                );
+            } else if header.is_none() {
+                assert_eq!(retry_after, &None);
+            }
+        }
+        Err(ExchangeError::InvalidContentType) => {
+            assert!((200..300).contains(&status));
+            assert!(!json_type, "{media:?} refused");
+        }
+        Err(error) => {
+            // The rest are about a 2xx JSON body.
+            assert!((200..300).contains(&status) && json_type, "{error:?}");
+            let first_bad = TOKEN_RESPONSE_MEMBERS
+                .iter()
+                .position(|name| match member(name) {
+                    None => *name == "access_token" || *name == "expires_in",
+                    Some(value) => !token_member_ok(name, value),
+                });
+            let overflow = member("expires_in")
+                .and_then(Value::as_u64)
+                .is_some_and(|s| now.checked_add(Duration::from_secs(s)).is_none());
+            match error {
+                ExchangeError::InvalidJson(_) => {}
+                ExchangeError::MissingField { field } => {
+                    assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
+                    assert!(member(field).is_none());
+                }
+                ExchangeError::InvalidResponse { field } => {
+                    assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
+                    assert!(member(field).is_some());
+                }
+                // Checked right after expires_in.
+                ExchangeError::TimeOverflow => {
+                    assert!(overflow && first_bad.is_none_or(|i| i > 1), "{first_bad:?}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    if let Err(error) = outcome {
+        // Server text is escaped and truncated: no control characters reach a log line.
+        let text = error.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(
+            text.chars().count() <= 3000,
+            "{} characters",
+            text.chars().count()
+        );
+        assert_eq!(
+            error.status(),
+            match error {
+                ExchangeError::Server { .. } | ExchangeError::Redirect { .. } => Some(status),
+                _ => None,
+            }
+        );
+    }
+}
+
+/// `token_response`: [`parse_token_response`] on an [`HttpResponse`] built from the input: the
+/// first two bytes are the status (big-endian); the third picks a content type from
+/// [`CONTENT_TYPES`], or with `0xff` takes the first line of the rest as the content type; the
+/// fourth adds a `Retry-After` (low bits), spells the header `Content-Type` (`0x10`), adds an
+/// HTML type before (`0x20`) or a JSON type after it (`0x40`), and moves `now` to the end of
+/// time (`0x80`); the rest is the body. Checks that a success only comes from a 2xx JSON
+/// answer and carries exactly the body's members, that a redirect or error status is never a
+/// success, that an OAuth error keeps the body's `error` code verbatim, that a refused body
+/// names the first member at fault, and that error messages hold no control characters. The
+/// same body is also parsed as a `200` JSON response, and as HTML and a redirect, which are
+/// always refused.
+pub fn token_response(data: &[u8]) {
+    let Some((&[s0, s1, type_byte, flags], rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let (content_type, body) = if type_byte == 0xff {
+        let line_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let (line, body) = rest.split_at(line_end);
+        (
+            Some(String::from_utf8_lossy(line).into_owned()),
+            body.get(1..).unwrap_or_default(),
+        )
+    } else {
+        let index = usize::from(type_byte) % CONTENT_TYPES.len();
+        (CONTENT_TYPES[index].map(String::from), rest)
+    };
+    let mut headers = Vec::new();
+    let header = |name: &str, value: &str| (String::from(name), String::from(value));
+    if flags & 0x20 != 0 {
+        headers.push(header("content-type", "text/html"));
+    }
+    if let Some(content_type) = &content_type {
+        let name = if flags & 0x10 != 0 {
+            "Content-Type"
+        } else {
+            "content-type"
+        };
+        headers.push(header(name, content_type));
+    }
+    if flags & 0x40 != 0 {
+        headers.push(header("content-type", "application/json"));
+    }
+    if let Some(value) = usize::from(flags & 0x0f)
+        .checked_sub(1)
+        .and_then(|i| RETRY_AFTER.get(i))
+    {
+        headers.push(header("Retry-After", value));
+    }
+    let now = if flags & 0x80 != 0 {
+        UnixTime::from_secs(u64::MAX - 60)
+    } else {
+        UnixTime::from_secs(NOW)
+    };
+    let response = HttpResponse {
+        status: u16::from_be_bytes([s0, s1]),
+        headers,
+        body: body.to_vec(),
+    };
+    check_token_response(&response, now, &parse_token_response(&response, now));
+
+    let json = HttpResponse::json(body.to_vec());
+    let outcome = parse_token_response(&json, now);
+    check_token_response(&json, now, &outcome);
+    let too_large = body.len() > MAX_RESPONSE_BODY;
+    let html = HttpResponse::new(200, "text/html", body.to_vec());
+    match parse_token_response(&html, now) {
+        Err(ExchangeError::InvalidContentType) => assert!(!too_large),
+        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        other => panic!("html answer gave {other:?}"),
+    }
+    let mut redirect = json;
+    redirect.status = 302;
+    match parse_token_response(&redirect, now) {
+        Err(ExchangeError::Redirect { status: 302 }) => assert!(!too_large),
+        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        other => panic!("redirect gave {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// extract
+// ---------------------------------------------------------------------------------------------
+
+/// `extract`'s input read as a small HTTP/1.1 request: the request line (its target may carry
+/// a query), header lines `name: value` (or `name:value`; lines without a colon are skipped),
+/// then an empty line and the body. No empty line: no body.
+struct RawRequest {
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl RawRequest {
+    fn parse(data: &[u8]) -> Self {
+        let split = data.windows(2).position(|w| w == b"\n\n");
+        let (head, body) = match split {
+            Some(at) => (&data[..at], Some(data[at + 2..].to_vec())),
+            None => (data, None),
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut lines = head.split('\n');
+        let request_line = lines.next().unwrap_or("");
+        let target = request_line.split(' ').nth(1).unwrap_or("");
+        let query = target.split_once('?').map(|(_, q)| String::from(q));
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| {
+                (
+                    String::from(name),
+                    String::from(value.strip_prefix(' ').unwrap_or(value)),
+                )
+            })
+            .collect();
+        Self {
+            query,
+            headers,
+            body,
+        }
+    }
+
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body when it is read as a form: exactly one `Content-Type`, the form type.
+    fn form_body(&self) -> Option<&[u8]> {
+        let mut types = self.values("content-type");
+        let (Some(value), None) = (types.next(), types.next()) else {
+            return None;
+        };
+        let media = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        let form = media.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        self.body.as_deref().filter(|_| form)
+    }
+}
+
+/// RFC 6750 section 2.1 `b64token` (RFC 9110 `token68`):
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let end = token
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"-._~+/".contains(b)))
+        .unwrap_or(token.len());
+    end > 0 && token[end..].iter().all(|b| *b == b'=')
+}
+
+/// WHATWG `application/x-www-form-urlencoded` percent-decoding (`+` is a space); `None` for
+/// a `%` without two hexadecimal digits.
+fn form_decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = core::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// The `name=value` pairs of a form-encoded string whose decoded name is `access_token`,
+/// with their raw values.
+fn access_token_params(input: &[u8]) -> Vec<&[u8]> {
+    input
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            (form_decode(name).as_deref() == Some(b"access_token")).then_some(value)
+        })
+        .collect()
+}
+
+/// The token of a form-encoded string (RFC 6750 sections 2.2 and 2.3), by the documented
+/// rules: one `access_token` at most, percent-decoded, a non-empty `b64token`.
+fn expected_param_token(input: &[u8]) -> Result<Option<String>, ExtractError> {
+    let params = access_token_params(input);
+    let Some(value) = params.first() else {
+        return Ok(None);
+    };
+    // The pairs are read in order: a bad first value is reported before a second one.
+    let decoded = form_decode(value).ok_or(ExtractError::MalformedParameter)?;
+    if decoded.len() > MAX_TOKEN_LEN {
+        return Err(ExtractError::TooLarge);
+    }
+    if !is_b64token(&decoded) {
+        return Err(ExtractError::MalformedParameter);
+    }
+    if params.len() > 1 {
+        return Err(ExtractError::DuplicateParameter);
+    }
+    Ok(Some(String::from_utf8(decoded).unwrap()))
+}
+
+/// The scheme of an `Authorization` value (RFC 9110 section 11.4: the `token` before the
+/// first other character) when it is `Bearer` or `DPoP` in any case, and the rest of the value.
+fn token_scheme(value: &str) -> (Option<AuthScheme>, &str) {
+    let scheme_len = value
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+        .count();
+    let (scheme, rest) = value.split_at(scheme_len);
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Some(AuthScheme::Bearer),
+        "dpop" => Some(AuthScheme::DPoP),
+        _ => None,
+    };
+    (scheme, rest)
+}
+
+/// What [`extract_token`] must answer, computed from RFC 6750 section 2 and the rules the
+/// `extract` module documents, without the crate.
+fn expected_extraction(
+    request: &RawRequest,
+) -> Result<(String, AuthScheme, TokenLocation), ExtractError> {
+    let mut authorization = request.values("authorization");
+    let authorization = match (authorization.next(), authorization.next()) {
+        (_, Some(_)) => return Err(ExtractError::SeveralAuthorizationHeaders),
+        (value, None) => value,
+    };
+    let mut found = Vec::new();
+    // Another scheme (`Basic`) is not a token and is ignored.
+    if let Some((Some(scheme), rest)) = authorization.map(token_scheme) {
+        let token = rest
+            .strip_prefix(' ')
+            .ok_or(ExtractError::MalformedAuthorization)?;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(ExtractError::TooLarge);
+        }
+        if !is_b64token(token.as_bytes()) {
+            return Err(ExtractError::MalformedAuthorization);
+        }
+        found.push((String::from(token), scheme, TokenLocation::Header));
+    }
+    if let Some(token) = expected_param_token(request.query.as_deref().unwrap_or("").as_bytes())? {
+        found.push((token, AuthScheme::Bearer, TokenLocation::Query));
+    }
+    if let Some(body) = request.form_body() {
+        if body.len() > MAX_FORM_BODY {
+            return Err(ExtractError::TooLarge);
+        }
+        if let Some(token) = expected_param_token(body)? {
+            found.push((token, AuthScheme::Bearer, TokenLocation::Form));
+        }
+    }
+    match found.len() {
+        0 => Err(ExtractError::NotFound),
+        1 => Ok(found.remove(0)),
+        _ => Err(ExtractError::MultipleMethods),
+    }
+}
+
+/// `extract`: [`extract_token`] on the headers, query and body of a small HTTP request read
+/// from the input (see [`RawRequest`]), and [`extract_token_from_request`] on the same request
+/// as an `http::Request` when the `http` crate accepts it. Checks that an extracted token is a
+/// non-empty RFC 6750 section 2.1 `b64token` that appears in the input (after percent-decoding
+/// for query and form), with the scheme and location it came from; that a request with a token
+/// in more than one place, or none, is refused; that every answer equals the one computed here
+/// from the documented rules; that `Debug` hides the token; and that both entry points agree.
+pub fn extract(data: &[u8]) {
+    let request = RawRequest::parse(data);
+    let headers = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    let outcome = extract_token(headers, request.query.as_deref(), request.body.as_deref());
+    match &outcome {
+        Ok(found) => {
+            let token = found.token();
+            assert!(
+                !token.is_empty() && is_b64token(token.as_bytes()),
+                "{token:?}"
+            );
+            match found.location() {
+                TokenLocation::Header => {
+                    let value = request.values("authorization").next().unwrap();
+                    let scheme = value.strip_suffix(token).expect("token not at the end");
+                    assert!(scheme.eq_ignore_ascii_case(&std::format!("{} ", found.scheme())));
+                }
+                location => {
+                    assert_eq!(found.scheme(), AuthScheme::Bearer);
+                    let source = if location == TokenLocation::Query {
+                        request.query.as_deref().unwrap().as_bytes()
+                    } else {
+                        request.form_body().unwrap()
+                    };
+                    let values = access_token_params(source);
+                    assert_eq!(values.len(), 1);
+                    assert_eq!(form_decode(values[0]).as_deref(), Some(token.as_bytes()));
+                }
+            }
+            let debug = std::format!("{found:?}");
+            assert_eq!(
+                debug,
+                std::format!(
+                    "ExtractedToken {{ token: \"[redacted]\", scheme: {:?}, location: {:?} }}",
+                    found.scheme(),
+                    found.location()
+                )
+            );
+        }
+        Err(error) => assert_eq!(error.code(), "invalid_request"),
+    }
+    // RFC 6750 section 2: exactly one method. A token in two places is refused.
+    let places = [
+        request
+            .values("authorization")
+            .any(|v| token_scheme(v).0.is_some()),
+        request
+            .query
+            .as_ref()
+            .is_some_and(|q| !access_token_params(q.as_bytes()).is_empty()),
+        request
+            .form_body()
+            .is_some_and(|b| !access_token_params(b).is_empty()),
+    ];
+    if places.iter().filter(|p| **p).count() != 1 {
+        assert!(outcome.is_err(), "token taken from {places:?}");
+    }
+    let expected = expected_extraction(&request);
+    let got = outcome
+        .as_ref()
+        .map(|f| (f.token(), f.scheme(), f.location()));
+    let want = expected.as_ref().map(|(t, s, l)| (t.as_str(), *s, *l));
+    assert_eq!(got, want, "{:?}", String::from_utf8_lossy(data));
+
+    // The same request as an `http::Request`, when the `http` crate takes all of it.
+    let uri = match &request.query {
+        Some(query) => std::format!("/r?{query}"),
+        None => String::from("/r"),
+    };
+    let mut builder = ::http::Request::builder().uri(uri);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = request.body.clone().unwrap_or_default();
+    let Ok(http_request) = builder.body(body) else {
+        return;
+    };
+    if http_request.uri().query() != request.query.as_deref()
+        || http_request.headers().len() != request.headers.len()
+    {
+        return;
+    }
+    let headers = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()));
+    let body = Some(http_request.body().as_slice());
+    assert_eq!(
+        extract_token_from_request(&http_request),
+        extract_token(headers, request.query.as_deref(), body)
+    );
 }

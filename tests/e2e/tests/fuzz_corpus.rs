@@ -54,3 +54,10 @@ fn the_empty_flow_input_is_a_valid_token() {
     // decodes to exactly that, so this proves the target gets past the signature check.
     targets::verify_flow(&[]);
 }
+
+#[test]
+fn the_empty_dpop_input_is_a_valid_proof() {
+    // Likewise `dpop_proof` asserts acceptance when every choice is the valid one: an empty
+    // input is a proof really signed by the bound key, so the target gets past the signature.
+    targets::dpop_proof(&[]);
+}
