@@ -72,11 +72,7 @@ pub fn check_json_response(response: &HttpResponse) -> Result<&[u8], DocumentErr
     if response.body.len() > MAX_RESPONSE_BODY {
         return Err(DocumentError::TooLarge);
     }
-    // application/json, application/jwk-set+json, and any other +json type.
-    let is_json = response.media_type().is_some_and(|t| {
-        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
-    });
-    if !is_json {
+    if !response.is_json() {
         return Err(DocumentError::ContentType);
     }
     Ok(&response.body)

@@ -113,6 +113,19 @@ impl HttpResponse {
         Some(essence.to_ascii_lowercase())
     }
 
+    /// Whether the body is declared JSON: `application/json`, or a structured-syntax
+    /// `application/<name>+json` type (RFC 6838 section 4.2.8) whose name starts with a letter
+    /// or digit (section 4.2), such as `application/jwk-set+json`.
+    pub fn is_json(&self) -> bool {
+        self.media_type().is_some_and(|media| {
+            media == "application/json"
+                || media
+                    .strip_prefix("application/")
+                    .and_then(|subtype| subtype.strip_suffix("+json"))
+                    .is_some_and(|name| name.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        })
+    }
+
     /// True for a `2xx` status.
     pub const fn is_success(&self) -> bool {
         self.status >= 200 && self.status < 300
@@ -239,6 +252,27 @@ mod convert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_media_types() {
+        let cases = [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/jwk-set+json", true),
+            ("application/problem+json", true),
+            ("application/+json", false),
+            ("application/-x+json", false),
+            ("text/json", false),
+            ("text/html", false),
+            ("application/jsonx", false),
+            ("application/json+xml", false),
+            ("", false),
+        ];
+        for (content_type, json) in cases {
+            let r = HttpResponse::new(200, content_type, "{}");
+            assert_eq!(r.is_json(), json, "{content_type:?}");
+        }
+    }
 
     #[test]
     fn media_type_ignores_parameters_and_case() {

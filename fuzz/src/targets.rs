@@ -1674,16 +1674,15 @@ fn first_media_type(headers: &[(String, String)]) -> Option<String> {
 }
 
 /// `application/json` or an `application/<name>+json` structured-syntax type (RFC 6838
-/// section 4.2.8).
-///
-/// The name may be empty here: the crate also takes `application/+json`, which RFC 6838
-/// section 4.2 does not allow (a subtype name starts with a letter or digit). Harmless (it is
-/// not HTML) and known, so not asserted; see the `application_plus_json` seed.
+/// section 4.2.8) whose name starts with a letter or digit (section 4.2: `application/+json`
+/// is refused, see the `application_plus_json` seed).
 fn is_json_media_type(media: &str) -> bool {
     media == "application/json"
         || media
             .strip_prefix("application/")
-            .is_some_and(|subtype| subtype.ends_with("+json"))
+            .and_then(|subtype| subtype.strip_suffix("+json"))
+            .and_then(|name| name.chars().next())
+            .is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Whether a token response member has an acceptable value (RFC 6749 section 5.1):

@@ -118,7 +118,7 @@ pub fn parse_token_response(
     if !response.is_success() {
         return Err(error_response(response));
     }
-    if !is_json(response) {
+    if !response.is_json() {
         return Err(ExchangeError::InvalidContentType);
     }
     let body =
@@ -157,12 +157,6 @@ pub fn parse_token_response(
 }
 
 /// True for `application/json` or a `+json` structured-syntax type (RFC 6838 section 4.2.8).
-fn is_json(response: &HttpResponse) -> bool {
-    response.media_type().is_some_and(|m| {
-        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-    })
-}
-
 fn required_string(
     body: &Map<String, Value>,
     field: &'static str,
@@ -192,7 +186,7 @@ fn optional_string(
 /// only from a JSON object whose `error` is a string; any other body (HTML from a proxy, a
 /// 5xx page) gives a generic error without the body.
 fn error_response(response: &HttpResponse) -> ExchangeError {
-    let body = if is_json(response) || response.media_type().is_none() {
+    let body = if response.is_json() || response.media_type().is_none() {
         parse_object(&response.body, DEFAULT_MAX_DEPTH).ok()
     } else {
         None
