@@ -640,23 +640,33 @@ impl FlowInput {
         for (k, v) in &self.claims_extra {
             claims.insert(k.clone(), v.to_value());
         }
-        let input = std::format!(
-            "{}.{}",
-            B64.encode(Value::Object(header).to_string()),
-            B64.encode(Value::Object(claims).to_string())
-        );
-        let sig: Signature = tenant.key.sign(input.as_bytes());
-        let mut token = std::format!("{input}.{}", B64.encode(sig.to_bytes())).into_bytes();
-        if let Some((at, xor)) = self.tamper {
-            let len = token.len();
-            if let Some(b) = token.get_mut(usize::from(at) % len) {
-                // Stay within base64url and dots so the token is still a string.
-                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
-                *b = alphabet[usize::from(xor) % alphabet.len()];
-            }
-        }
-        String::from_utf8(token).unwrap()
+        sign_compact(header, claims, &tenant.key, self.tamper)
     }
+}
+
+/// A compact JWS of `header` and `claims` signed with `key` (ES256), then, with `tamper`, one
+/// character replaced (at `at`, by the `xor`th of base64url and `.`, so it stays a string).
+fn sign_compact(
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    key: &SigningKey,
+    tamper: Option<(u16, u8)>,
+) -> String {
+    let input = std::format!(
+        "{}.{}",
+        B64.encode(Value::Object(header).to_string()),
+        B64.encode(Value::Object(claims).to_string())
+    );
+    let sig: Signature = key.sign(input.as_bytes());
+    let mut token = std::format!("{input}.{}", B64.encode(sig.to_bytes())).into_bytes();
+    if let Some((at, xor)) = tamper {
+        let len = token.len();
+        if let Some(b) = token.get_mut(usize::from(at) % len) {
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+            *b = alphabet[usize::from(xor) % alphabet.len()];
+        }
+    }
+    String::from_utf8(token).unwrap()
 }
 
 fn respond(choice: &ResponseChoice, good: &[u8]) -> HttpOutcome {
@@ -1318,21 +1328,7 @@ impl DpopInput {
             claims.insert(k.clone(), v.to_value());
         }
 
-        let input = std::format!(
-            "{}.{}",
-            B64.encode(Value::Object(header).to_string()),
-            B64.encode(Value::Object(claims).to_string())
-        );
-        let sig: Signature = key.signing.sign(input.as_bytes());
-        let mut proof = std::format!("{input}.{}", B64.encode(sig.to_bytes())).into_bytes();
-        if let Some((at, xor)) = spec.tamper {
-            let len = proof.len();
-            if let Some(b) = proof.get_mut(usize::from(at) % len) {
-                let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
-                *b = alphabet[usize::from(xor) % alphabet.len()];
-            }
-        }
-        let proof = String::from_utf8(proof).unwrap();
+        let proof = sign_compact(header, claims, &key.signing, spec.tamper);
         if spec.twice {
             std::format!("{proof},{proof}")
         } else {
