@@ -6,8 +6,8 @@
 //!   `DPoP` scheme, proof, method and URL in the request context (`poll_shared` on filled
 //!   caches; no replay cache). Beside it, `two_raw_signatures` is the two signature checks it
 //!   implies: the token with the tenant key and the proof with its embedded key, both keys
-//!   imported beforehand. The flow imports and checks the proof key with RustCrypto whatever
-//!   the provider, so this row does too. `bearer_verification` is the fixture ES256 token
+//!   imported beforehand, both with the verifier's provider as the flow does.
+//!   `bearer_verification` is the fixture ES256 token
 //!   (same key and claims, no `cnf`, no proof) verified as a bearer token: the difference to
 //!   `dpop_verification` is what the proof adds. Report
 //!   `dpop_verification / two_raw_signatures`.
@@ -205,7 +205,7 @@ fn dpop(c: &mut Criterion) {
         let token_key = keys.select(token_jws.header()).unwrap();
         let proof_jws = CompactJws::parse(&proof, &Limits::default()).unwrap();
         let proof_jwk = proof_jws.header().jwk.as_ref().unwrap();
-        let proof_key = Jwk::from_members(proof_jwk, &RUST_CRYPTO).unwrap();
+        let proof_key = Jwk::from_members(proof_jwk, provider).unwrap();
 
         let mut group = c.benchmark_group(format!("DPoP/ES256/{name}"));
         group.bench_function("two_raw_signatures", |b| {
