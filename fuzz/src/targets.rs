@@ -268,15 +268,20 @@ fn parse_challenge(value: &str) -> Option<(String, Vec<(String, String)>)> {
     fn is_tchar(c: char) -> bool {
         c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
     }
-    let mut chars = value.chars().peekable();
-    let mut scheme = String::new();
-    while let Some(&c) = chars.peek() {
-        if !is_tchar(c) {
-            break;
+    // The longest run of token characters (RFC 9110 section 5.6.2) at the front.
+    fn take_token(chars: &mut core::iter::Peekable<core::str::Chars<'_>>) -> String {
+        let mut token = String::new();
+        while let Some(&c) = chars.peek() {
+            if !is_tchar(c) {
+                break;
+            }
+            token.push(c);
+            chars.next();
         }
-        scheme.push(c);
-        chars.next();
+        token
     }
+    let mut chars = value.chars().peekable();
+    let scheme = take_token(&mut chars);
     if scheme.is_empty() {
         return None;
     }
@@ -291,14 +296,7 @@ fn parse_challenge(value: &str) -> Option<(String, Vec<(String, String)>)> {
         while chars.peek() == Some(&' ') {
             chars.next();
         }
-        let mut name = String::new();
-        while let Some(&c) = chars.peek() {
-            if !is_tchar(c) {
-                break;
-            }
-            name.push(c);
-            chars.next();
-        }
+        let name = take_token(&mut chars);
         if name.is_empty() || chars.next() != Some('=') {
             return None;
         }
@@ -322,13 +320,7 @@ fn parse_challenge(value: &str) -> Option<(String, Vec<(String, String)>)> {
                 }
             }
         } else {
-            while let Some(&c) = chars.peek() {
-                if !is_tchar(c) {
-                    break;
-                }
-                v.push(c);
-                chars.next();
-            }
+            v = take_token(&mut chars);
             if v.is_empty() {
                 return None;
             }
