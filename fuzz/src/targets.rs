@@ -434,6 +434,19 @@ pub enum AlgChoice {
     Other(Json),
 }
 
+impl AlgChoice {
+    fn to_value(&self) -> Value {
+        match self {
+            AlgChoice::Es256 => json!("ES256"),
+            AlgChoice::Rs256 => json!("RS256"),
+            AlgChoice::Ps256 => json!("PS256"),
+            AlgChoice::None => json!("none"),
+            AlgChoice::Hs256 => json!("HS256"),
+            AlgChoice::Other(v) => v.to_value(),
+        }
+    }
+}
+
 /// The `kid` header.
 #[derive(Arbitrary, Debug)]
 pub enum KidChoice {
@@ -585,15 +598,7 @@ impl FlowInput {
 
     fn token(&self, tenant: &Tenant) -> String {
         let mut header = Map::new();
-        let alg = match &self.alg {
-            AlgChoice::Es256 => json!("ES256"),
-            AlgChoice::Rs256 => json!("RS256"),
-            AlgChoice::Ps256 => json!("PS256"),
-            AlgChoice::None => json!("none"),
-            AlgChoice::Hs256 => json!("HS256"),
-            AlgChoice::Other(v) => v.to_value(),
-        };
-        header.insert("alg".into(), alg);
+        header.insert("alg".into(), self.alg.to_value());
         match &self.kid {
             KidChoice::K1 => drop(header.insert("kid".into(), json!("k1"))),
             KidChoice::Absent => {}
@@ -1231,15 +1236,7 @@ impl DpopInput {
             TypChoice::Absent => {}
             TypChoice::Other(v) => drop(header.insert("typ".into(), v.to_value())),
         }
-        let alg = match &spec.alg {
-            AlgChoice::Es256 => json!("ES256"),
-            AlgChoice::Rs256 => json!("RS256"),
-            AlgChoice::Ps256 => json!("PS256"),
-            AlgChoice::None => json!("none"),
-            AlgChoice::Hs256 => json!("HS256"),
-            AlgChoice::Other(v) => v.to_value(),
-        };
-        header.insert("alg".into(), alg);
+        header.insert("alg".into(), spec.alg.to_value());
         let jwk = match &spec.jwk {
             JwkChoice::Signer => Some(Value::Object(key.public_jwk())),
             JwkChoice::SignerWith(extra) => {
