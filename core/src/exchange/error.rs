@@ -134,7 +134,8 @@ pub enum ExchangeError {
         /// The member name.
         field: &'static str,
     },
-    /// `token_type` or `issued_token_type` differs from what was requested (RFC 8693 2.2.1).
+    /// `token_type` or `issued_token_type` names another kind of token than the one
+    /// requested (see [`TokenResponse::check_types`](super::response::TokenResponse::check_types)).
     UnexpectedTokenType {
         /// The member name.
         field: &'static str,

@@ -13,13 +13,16 @@
 //! ```
 //!
 //! Methods: `poll` gives the next [`Action`], `handle_response` takes the outcome of the
-//! request it asked for. One request is outstanding at a time; errors are sticky.
+//! request it asked for. One request is outstanding at a time; errors are sticky. The token
+//! response's `token_type` and `issued_token_type` are checked against the request before its
+//! ID token (T-71, [`TokenResponse::check_types`]).
 
 pub mod client_auth;
 pub mod error;
 pub mod params;
 pub mod response;
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::marker::PhantomData;
@@ -420,7 +423,9 @@ impl TokenExchanger {
             }
         }
         request.extra.append_to(&mut form)?;
-        Ok(self.start(form, random, request.organization.clone(), None))
+        let mut flow = self.start(form, random, request.organization.clone(), None);
+        flow.requested_token_type = request.requested_token_type.clone().map(Cow::Owned);
+        Ok(flow)
     }
 
     /// Starts an on-behalf-of exchange of the API's incoming access token.
@@ -445,7 +450,9 @@ impl TokenExchanger {
         if let Some(scope) = &request.scope {
             form.push("scope", scope.as_str());
         }
-        Ok(self.start(form, random, None, None))
+        let mut flow = self.start(form, random, None, None);
+        flow.requested_token_type = Some(Cow::Borrowed(ACCESS_TOKEN_TYPE));
+        Ok(flow)
     }
 
     /// Starts a Token Vault exchange: an access token for `request.connection`.
@@ -477,7 +484,9 @@ impl TokenExchanger {
             form.push("login_hint", hint.as_str());
         }
         let connection = Some((request.connection.clone(), request.login_hint.clone()));
-        Ok(self.start(form, random, None, connection))
+        let mut flow = self.start(form, random, None, connection);
+        flow.requested_token_type = Some(Cow::Borrowed(CONNECTION_TOKEN_TYPE));
+        Ok(flow)
     }
 
     fn start<T>(
@@ -493,6 +502,7 @@ impl TokenExchanger {
             random,
             organization,
             connection,
+            requested_token_type: None,
             jwks_uri: None,
             state: State::Start,
             output: PhantomData,
@@ -531,6 +541,8 @@ pub struct ExchangeToken<'a, T> {
     random: [u8; 16],
     organization: Option<String>,
     connection: Option<(String, Option<String>)>,
+    /// The `requested_token_type` sent, which the response's types are checked against.
+    requested_token_type: Option<Cow<'static, str>>,
     jwks_uri: Option<String>,
     state: State,
     output: PhantomData<T>,
@@ -681,7 +693,10 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             }
             State::ExpectTokenResponse => match outcome {
                 Err(e) => State::Failed(ExchangeError::Transport(Arc::new(e))),
-                Ok(response) => match response::parse_token_response(&response, now) {
+                Ok(response) => match response::parse_token_response(&response, now).and_then(|r| {
+                    r.check_types(self.requested_token_type.as_deref())?;
+                    Ok(r)
+                }) {
                     Err(e) => State::Failed(e),
                     Ok(response) => {
                         let jwks_uri = self.jwks_uri.clone().unwrap_or_default();

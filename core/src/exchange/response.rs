@@ -89,11 +89,53 @@ pub struct TokenResponse {
     pub id_token: Option<IdToken>,
     /// `refresh_token`, when returned.
     pub refresh_token: Option<RefreshToken>,
-    /// `token_type` as sent (`Bearer`, `DPoP`, `N_A`), when returned. The flow compares it
-    /// with what it asked for (RFC 8693 section 2.2.1, RFC 9449 section 5).
+    /// `token_type` as sent (`Bearer`, `N_A`, ...), when returned. The flows check it with
+    /// [`TokenResponse::check_types`].
     pub token_type: Option<String>,
-    /// `issued_token_type`, when returned.
+    /// `issued_token_type`, when returned; checked the same way.
     pub issued_token_type: Option<String>,
+}
+
+impl TokenResponse {
+    /// Checks the returned types against the request (T-71), so that a token of another kind
+    /// is never taken for the one asked for:
+    ///
+    /// - `issued_token_type`, when returned and a type was requested, must equal it exactly
+    ///   (token type identifiers are URIs, RFC 8693 section 3);
+    /// - `token_type` must not be `DPoP`: no proof was sent, so a DPoP-bound token is not
+    ///   usable by the caller (RFC 9449 section 5);
+    /// - `token_type` must not be `N_A` ("not an access token", RFC 8693 section 2.2.1) when an
+    ///   access token was requested.
+    ///
+    /// `token_type` is compared ignoring case (RFC 6749 section 5.1). Other values are kept
+    /// and returned to the caller.
+    ///
+    /// # Errors
+    /// [`ExchangeError::UnexpectedTokenType`] naming the member.
+    pub fn check_types(&self, requested: Option<&str>) -> Result<(), ExchangeError> {
+        if let (Some(requested), Some(issued)) = (requested, &self.issued_token_type)
+            && requested != issued
+        {
+            return Err(ExchangeError::UnexpectedTokenType {
+                field: "issued_token_type",
+            });
+        }
+        let wants_access_token = matches!(
+            requested,
+            Some(super::ACCESS_TOKEN_TYPE | super::CONNECTION_TOKEN_TYPE)
+        );
+        match self.token_type.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("DPoP") => Err(ExchangeError::UnexpectedTokenType {
+                field: "token_type",
+            }),
+            Some(t) if wants_access_token && t.eq_ignore_ascii_case("N_A") => {
+                Err(ExchangeError::UnexpectedTokenType {
+                    field: "token_type",
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Parses a token endpoint answer (see the module docs for the order of checks).
@@ -156,7 +198,6 @@ pub fn parse_token_response(
     })
 }
 
-/// True for `application/json` or a `+json` structured-syntax type (RFC 6838 section 4.2.8).
 fn required_string(
     body: &Map<String, Value>,
     field: &'static str,

@@ -108,12 +108,29 @@ fn drive<T: ExchangeOutput>(
 }
 
 fn tenant(id: Option<String>) -> impl FnMut(&HttpRequest) -> HttpResponse {
+    answering(token_body(id))
+}
+
+/// A tenant whose token endpoint answers `body`.
+fn answering(body: Vec<u8>) -> impl FnMut(&HttpRequest) -> HttpResponse {
     move |req| match req.url.as_str() {
         DISCOVERY => HttpResponse::json(discovery_body()),
         JWKS => HttpResponse::json(jwks_body()),
-        TOKEN => HttpResponse::json(token_body(id.clone())),
+        TOKEN => HttpResponse::json(body.clone()),
         other => panic!("unexpected request to {other}"),
     }
+}
+
+/// A token body with the given `token_type` and `issued_token_type` (omitted when `None`).
+fn typed_body(token_type: Option<&str>, issued: Option<&str>) -> Vec<u8> {
+    let mut body = json!({"access_token": "at-1", "expires_in": 3600});
+    if let Some(t) = token_type {
+        body["token_type"] = json!(t);
+    }
+    if let Some(t) = issued {
+        body["issued_token_type"] = json!(t);
+    }
+    serde_json::to_vec(&body).unwrap()
 }
 
 fn sorted_form(req: &HttpRequest) -> Vec<(String, String)> {
@@ -502,7 +519,8 @@ fn on_behalf_of_and_connection_token() {
         login_hint: Some("user@example.com".into()),
     };
     let mut flow = ex.connection_token(&vault, RANDOM).unwrap();
-    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    let body = typed_body(Some("Bearer"), Some(CONNECTION_TOKEN_TYPE));
+    let (result, log) = drive(&mut flow, &mut caches, answering(body));
     let token = result.unwrap();
     assert_eq!(
         (token.connection.as_str(), token.login_hint.as_deref()),
@@ -526,4 +544,123 @@ fn on_behalf_of_and_connection_token() {
             ("client_secret", "s3cret"),
         ])
     );
+}
+
+#[test]
+fn returned_token_types_are_checked_against_the_request() {
+    // T-71: a token of another kind than requested is an error, never silently accepted.
+    let ex = exchanger();
+    let unexpected = |field| {
+        Err(format!(
+            "{:?}",
+            ExchangeError::UnexpectedTokenType { field }
+        ))
+    };
+    let custom = |requested: Option<&str>| CustomTokenExchange {
+        requested_token_type: requested.map(Into::into),
+        ..request()
+    };
+    let jwt = "urn:ietf:params:oauth:token-type:jwt";
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Result<(), String>,
+    );
+    let cases: [Case<'_>; 11] = [
+        // requested, token_type, issued_token_type, outcome
+        (None, Some("Bearer"), Some(jwt), Ok(())),
+        (None, None, None, Ok(())),
+        (None, Some("N_A"), Some(jwt), Ok(())),
+        (None, Some("DPoP"), None, unexpected("token_type")),
+        (Some(jwt), Some("N_A"), Some(jwt), Ok(())),
+        (Some(jwt), Some("bearer"), None, Ok(())),
+        (
+            Some(jwt),
+            Some("Bearer"),
+            Some(ACCESS_TOKEN_TYPE),
+            unexpected("issued_token_type"),
+        ),
+        (
+            Some(ACCESS_TOKEN_TYPE),
+            Some("n_a"),
+            None,
+            unexpected("token_type"),
+        ),
+        (
+            Some(ACCESS_TOKEN_TYPE),
+            Some("dpop"),
+            Some(ACCESS_TOKEN_TYPE),
+            unexpected("token_type"),
+        ),
+        // Compared exactly: a URI differing only in case is another type.
+        (
+            Some(ACCESS_TOKEN_TYPE),
+            Some("Bearer"),
+            Some(&ACCESS_TOKEN_TYPE.to_uppercase()),
+            unexpected("issued_token_type"),
+        ),
+        (
+            Some(ACCESS_TOKEN_TYPE),
+            Some("Bearer"),
+            Some(ACCESS_TOKEN_TYPE),
+            Ok(()),
+        ),
+    ];
+    for (requested, token_type, issued, expected) in cases {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex
+            .custom_token_exchange(&custom(requested), RANDOM)
+            .unwrap();
+        let (result, _) = drive(
+            &mut flow,
+            &mut caches,
+            answering(typed_body(token_type, issued)),
+        );
+        let outcome = result.map(|set| {
+            // Accepted types reach the caller unchanged.
+            assert_eq!(set.token_type.as_deref(), token_type);
+            assert_eq!(set.issued_token_type.as_deref(), issued);
+        });
+        assert_eq!(
+            outcome.map_err(|e| format!("{e:?}")),
+            expected,
+            "{requested:?} {token_type:?} {issued:?}"
+        );
+    }
+
+    // The fixed flows request their own types.
+    let mut caches = Caches::new(CachePolicy::default());
+    let obo = OnBehalfOf {
+        access_token: "incoming".into(),
+        audience: "api://billing".into(),
+        scope: None,
+    };
+    let unexpected_type = |result: Result<_, ExchangeError>| match result {
+        Err(ExchangeError::UnexpectedTokenType { field }) => Some(field),
+        _ => None,
+    };
+    let body = typed_body(Some("Bearer"), Some(CONNECTION_TOKEN_TYPE));
+    let mut flow = ex.on_behalf_of(&obo, RANDOM).unwrap();
+    let result = drive(&mut flow, &mut caches, answering(body)).0;
+    assert_eq!(unexpected_type(result.map(drop)), Some("issued_token_type"));
+    let vault = ConnectionTokenRequest {
+        connection: "google-oauth2".into(),
+        subject_token: "at".into(),
+        subject_token_type: ConnectionSubject::AccessToken,
+        login_hint: None,
+    };
+    for (token_type, issued, field) in [
+        (Some("Bearer"), Some(ACCESS_TOKEN_TYPE), "issued_token_type"),
+        (Some("N_A"), Some(CONNECTION_TOKEN_TYPE), "token_type"),
+    ] {
+        let mut flow = ex.connection_token(&vault, RANDOM).unwrap();
+        let result = drive(
+            &mut flow,
+            &mut caches,
+            answering(typed_body(token_type, issued)),
+        )
+        .0;
+        assert_eq!(unexpected_type(result.map(drop)), Some(field));
+    }
 }
