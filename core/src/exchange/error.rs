@@ -36,8 +36,6 @@ pub enum IdTokenError {
     ClaimMismatch(&'static str),
     /// `exp` is in the past.
     Expired,
-    /// `iat` is in the future.
-    IssuedInFuture,
 }
 
 impl fmt::Display for IdTokenError {
@@ -47,7 +45,6 @@ impl fmt::Display for IdTokenError {
             IdTokenError::MissingClaim(c) => write!(f, "missing or invalid {c} claim"),
             IdTokenError::ClaimMismatch(c) => write!(f, "unexpected {c} claim value"),
             IdTokenError::Expired => f.write_str("id token expired"),
-            IdTokenError::IssuedInFuture => f.write_str("id token issued in the future"),
         }
     }
 }

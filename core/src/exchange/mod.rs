@@ -788,6 +788,16 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                 _ => IdTokenError::MissingClaim("a registered claim of the right type"),
             })
         })?;
+        // OIDC Core section 3.1.3.7 steps 4 and 5: with several audiences `azp` must be
+        // present, and when present it must be this client.
+        let client_id = self.exchanger.auth.client_id();
+        let audiences = claims.aud().ok().flatten().map_or(0, |aud| aud.len());
+        match claims.get_str("azp") {
+            Ok(Some(azp)) if azp == client_id => {}
+            Ok(Some(_)) => return Err(fail(IdTokenError::ClaimMismatch("azp"))),
+            Ok(None) if audiences <= 1 => {}
+            Ok(None) | Err(_) => return Err(fail(IdTokenError::MissingClaim("azp"))),
+        }
         if let Some(organization) = &self.organization {
             // SPEC section 6: an `org_` value is an id, compared exactly; anything else is a
             // name, compared ignoring case.

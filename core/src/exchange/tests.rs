@@ -234,6 +234,24 @@ fn id_token_is_validated_with_the_tenant_keys() {
             json!({}),
             IdTokenError::ClaimMismatch("org_name"),
         ),
+        // OIDC Core 3.1.3.7: another audience beside this client needs `azp`, and `azp`
+        // must name this client.
+        (
+            None,
+            json!({"aud": ["client-1", "api://other"]}),
+            IdTokenError::MissingClaim("azp"),
+        ),
+        (
+            None,
+            json!({"aud": ["client-1", "api://other"], "azp": "api://other"}),
+            IdTokenError::ClaimMismatch("azp"),
+        ),
+        (
+            None,
+            json!({"azp": "client-2"}),
+            IdTokenError::ClaimMismatch("azp"),
+        ),
+        (None, json!({"azp": 1}), IdTokenError::MissingClaim("azp")),
     ];
     for (org, patch, expected) in cases {
         let mut claims = id_claims();
@@ -257,6 +275,24 @@ fn id_token_is_validated_with_the_tenant_keys() {
     drive(&mut flow, &mut caches, tenant(Some(id_token(id_claims()))))
         .0
         .unwrap();
+    // `azp` naming this client is accepted, with one audience or several.
+    for patch in [
+        json!({"azp": "client-1"}),
+        json!({"aud": ["api://other", "client-1"], "azp": "client-1"}),
+        json!({"aud": ["client-1"]}),
+    ] {
+        let mut claims = id_claims();
+        for (k, v) in patch.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let (result, _) = drive(&mut flow, &mut caches, tenant(Some(id_token(claims))));
+        let set = result.unwrap();
+        assert_eq!(
+            set.id_token_claims.unwrap().aud().unwrap().unwrap().len(),
+            { patch.get("aud").map_or(1, |a| a.as_array().unwrap().len()) }
+        );
+    }
     // A forged ID token is refused.
     let forged = id_token(id_claims())
         .replace('.', ".x")
