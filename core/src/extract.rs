@@ -29,6 +29,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::percent;
+
 /// The longest token accepted by extraction (64 KiB). The verifier applies its own limit.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
@@ -292,20 +294,8 @@ fn decode_token(value: &[u8]) -> Result<String, ExtractError> {
         return Err(ExtractError::TooLarge);
     }
     let mut out = Vec::with_capacity(value.len().min(MAX_TOKEN_LEN));
-    let mut bytes = value.iter();
-    while let Some(&b) = bytes.next() {
-        let decoded = match b {
-            b'+' => b' ',
-            b'%' => {
-                let hi = bytes.next().and_then(|&h| hex_value(h));
-                let lo = bytes.next().and_then(|&l| hex_value(l));
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => hi.saturating_mul(16).saturating_add(lo),
-                    _ => return Err(ExtractError::MalformedParameter),
-                }
-            }
-            other => other,
-        };
+    for decoded in percent::form_decoded(value) {
+        let decoded = decoded.map_err(|percent::BadEscape| ExtractError::MalformedParameter)?;
         if out.len() >= MAX_TOKEN_LEN {
             return Err(ExtractError::TooLarge);
         }
@@ -321,35 +311,7 @@ fn decode_token(value: &[u8]) -> Result<String, ExtractError> {
 /// Whether the form-decoded `raw` equals `expected`, without allocating. An invalid escape
 /// makes the name differ.
 fn decoded_name_is(raw: &[u8], expected: &[u8]) -> bool {
-    let mut want = expected.iter();
-    let mut bytes = raw.iter();
-    while let Some(&b) = bytes.next() {
-        let decoded = match b {
-            b'+' => b' ',
-            b'%' => {
-                let hi = bytes.next().and_then(|&h| hex_value(h));
-                let lo = bytes.next().and_then(|&l| hex_value(l));
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => hi.saturating_mul(16).saturating_add(lo),
-                    _ => return false,
-                }
-            }
-            other => other,
-        };
-        if want.next() != Some(&decoded) {
-            return false;
-        }
-    }
-    want.next().is_none()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    percent::form_decoded(raw).eq(expected.iter().map(|&b| Ok(b)))
 }
 
 /// `application/x-www-form-urlencoded`, ignoring case and parameters (RFC 9110 section 8.3.1).

@@ -64,6 +64,7 @@ pub mod extract;
 pub mod flow;
 pub mod http;
 pub mod jose;
+mod percent;
 pub mod resource_metadata;
 pub mod time;
 pub mod verify;

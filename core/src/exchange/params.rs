@@ -22,6 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::error::ExchangeError;
 use crate::http::{HttpRequest, Method};
+use crate::percent;
 
 /// Parameter names an extra parameter may never use (compared ignoring ASCII case): grant type,
 /// client credentials, subject and actor fields, and the names whose meaning the flows own.
@@ -132,22 +133,13 @@ impl FormParams {
 /// percent-encode set): ASCII alphanumerics and `*-._` are kept, space becomes `+`, every other
 /// UTF-8 byte becomes `%XX` with upper-case hex digits.
 pub fn encode_component(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
                 out.push(char::from(b));
             }
             b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(char::from(
-                    HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
-                ));
-                out.push(char::from(
-                    HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0'),
-                ));
-            }
+            _ => percent::push_escape(out, b),
         }
     }
 }
@@ -190,33 +182,11 @@ pub fn decode_form(body: &str) -> Result<Vec<(String, String)>, FormDecodeError>
     Ok(pairs)
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn decode_component(s: &str) -> Result<String, FormDecodeError> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = bytes.next().and_then(hex_value);
-                let lo = bytes.next().and_then(hex_value);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => return Err(FormDecodeError::InvalidPercentEncoding),
-                }
-            }
-            _ => out.push(b),
-        }
-    }
-    String::from_utf8(out).map_err(|_| FormDecodeError::InvalidUtf8)
+    let bytes = percent::form_decoded(s.as_bytes())
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|percent::BadEscape| FormDecodeError::InvalidPercentEncoding)?;
+    String::from_utf8(bytes).map_err(|_| FormDecodeError::InvalidUtf8)
 }
 
 /// Caller-chosen extra parameters of a token exchange, each name with one or more values.

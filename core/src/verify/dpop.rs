@@ -34,6 +34,7 @@ use crate::jose::json::{JsonError, ObjectIndex};
 use crate::jose::jwk::Jwk;
 use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::{Algorithm, JoseError, KeyType};
+use crate::percent;
 use crate::time::UnixTime;
 
 /// The longest `htu` or request URL accepted, in bytes.
@@ -985,48 +986,22 @@ const fn is_path_char(b: u8) -> bool {
         )
 }
 
-const fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn push_percent_encoded(out: &mut String, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    for nibble in [byte >> 4, byte & 0x0f] {
-        out.push(char::from(
-            HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-        ));
-    }
-}
-
 /// Appends the normalised path (input is printable ASCII without `\`, `?` or `#`).
 fn push_path(out: &mut String, path: &str) -> Result<(), UrlError> {
     let mut bytes = path.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
-            let hi = bytes
-                .next()
-                .and_then(hex_value)
-                .ok_or(UrlError::PercentEncoding)?;
-            let lo = bytes
-                .next()
-                .and_then(hex_value)
-                .ok_or(UrlError::PercentEncoding)?;
-            let decoded = (hi << 4) | lo;
+            let decoded = percent::decode_escape(&mut bytes)
+                .map_err(|percent::BadEscape| UrlError::PercentEncoding)?;
             if is_unreserved(decoded) {
                 out.push(char::from(decoded));
             } else {
-                push_percent_encoded(out, decoded);
+                percent::push_escape(out, decoded);
             }
         } else if is_path_char(b) {
             out.push(char::from(b));
         } else {
-            push_percent_encoded(out, b);
+            percent::push_escape(out, b);
         }
     }
     Ok(())
