@@ -130,6 +130,9 @@ pub(crate) enum IssuerSource {
     Single(Issuer),
     Static(Vec<Issuer>),
     Resolver(Box<dyn DomainResolver>),
+    /// The driver resolves the domains of each request (see
+    /// [`VerifierConfig::deferred_domain_resolver`]).
+    Deferred,
 }
 
 impl fmt::Debug for IssuerSource {
@@ -138,6 +141,7 @@ impl fmt::Debug for IssuerSource {
             IssuerSource::Single(i) => f.debug_tuple("Single").field(i).finish(),
             IssuerSource::Static(l) => f.debug_tuple("Static").field(l).finish(),
             IssuerSource::Resolver(_) => f.write_str("Resolver"),
+            IssuerSource::Deferred => f.write_str("Deferred"),
         }
     }
 }
@@ -147,7 +151,8 @@ impl fmt::Debug for IssuerSource {
 pub struct VerifierConfig {
     domain: Option<String>,
     domains: Option<Vec<String>>,
-    resolver: Option<Box<dyn DomainResolver>>,
+    /// [`IssuerSource::Resolver`] or [`IssuerSource::Deferred`], when chosen.
+    resolver: Option<IssuerSource>,
     audience: Option<String>,
     algorithms: Option<Vec<String>>,
     dpop: DpopOptions,
@@ -185,8 +190,21 @@ impl VerifierConfig {
     }
 
     /// A resolver called per request (multiple custom domains); used instead of `domain`.
+    /// Replaces [`deferred_domain_resolver`](Self::deferred_domain_resolver).
     pub fn domain_resolver(mut self, resolver: impl DomainResolver + 'static) -> Self {
-        self.resolver = Some(Box::new(resolver));
+        self.resolver = Some(IssuerSource::Resolver(Box::new(resolver)));
+        self
+    }
+
+    /// Multiple custom domains resolved per request by the driver, for resolvers that do I/O
+    /// of their own (an asynchronous lookup, for example). Start verifications with
+    /// [`Verifier::start_verification`]: it returns
+    /// [`Started::NeedDomains`](crate::verify::Started::NeedDomains), whose
+    /// [`input`](crate::verify::PendingDomains::input) is what a [`DomainResolver`] would be
+    /// given and whose [`resolved`](crate::verify::PendingDomains::resolved) takes the answer,
+    /// checked exactly as a resolver's. Replaces [`domain_resolver`](Self::domain_resolver).
+    pub fn deferred_domain_resolver(mut self) -> Self {
+        self.resolver = Some(IssuerSource::Deferred);
         self
     }
 
@@ -287,7 +305,7 @@ impl VerifierConfig {
             None => None,
         };
         let source = if let Some(resolver) = self.resolver {
-            IssuerSource::Resolver(resolver)
+            resolver
         } else if let Some(list) = self.domains {
             if list.is_empty() {
                 return Err(ConfigError::Invalid {

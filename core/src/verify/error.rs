@@ -3,13 +3,15 @@
 //! The mapping from cause to code, status and challenge is written once, here.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::error::Error;
 use core::fmt;
 
 use super::challenge::{ChallengeBuilder, ErrorCode};
 use super::dpop::{DpopError, DpopErrorCode};
 use crate::claims::ClaimError;
-use crate::config::DpopMode;
+use crate::config::{DpopMode, ResolverError};
 use crate::discovery::DocumentError;
 use crate::extract::AuthScheme;
 use crate::jose::JoseError;
@@ -85,11 +87,23 @@ impl fmt::Display for Reason {
 }
 
 /// A rejected verification: what failed, how to answer the client.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Equality compares the reason and the challenges, not the [`source`](Error::source).
+#[derive(Clone, Debug)]
 pub struct VerifyError {
     reason: Reason,
     challenges: Vec<String>,
+    /// A domain resolver's failure.
+    source: Option<Arc<ResolverError>>,
 }
+
+impl PartialEq for VerifyError {
+    fn eq(&self, other: &Self) -> bool {
+        self.reason == other.reason && self.challenges == other.challenges
+    }
+}
+
+impl Eq for VerifyError {}
 
 impl VerifyError {
     /// The error for `reason` under `mode`; `dpop_scheme` tells whether the request used the
@@ -120,7 +134,17 @@ impl VerifyError {
             builder = builder.resource_metadata(url);
         }
         let challenges = builder.build();
-        Self { reason, challenges }
+        Self {
+            reason,
+            challenges,
+            source: None,
+        }
+    }
+
+    /// Keeps a resolver's failure as the source.
+    pub(crate) fn with_source(mut self, source: ResolverError) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The failed check.
@@ -172,4 +196,8 @@ impl fmt::Display for VerifyError {
     }
 }
 
-impl core::error::Error for VerifyError {}
+impl Error for VerifyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn Error + 'static))
+    }
+}

@@ -12,6 +12,10 @@
 //! [`VerifyAccessToken::handle_response`] takes the outcome of the request it asked for;
 //! [`VerifyAccessToken::poll_shared`] finishes a warm verification with shared access to the
 //! caches. Errors are sticky: once failed, every `poll` returns the same error.
+//!
+//! Multiple custom domains resolved by the driver (for example with an asynchronous lookup)
+//! start with [`Verifier::start_verification`], which stops before the issuer is chosen:
+//! [`Started::NeedDomains`] gives the resolver's input and takes its answer.
 
 pub mod challenge;
 pub mod context;
@@ -28,9 +32,9 @@ use self::error::{Reason, VerifyError};
 use crate::cache::jwks::{self, KeyLookup};
 use crate::cache::{Caches, DiscoveryStep, ReplayCache};
 use crate::claims::{ClaimError, ClaimRules, Claims};
-use crate::config::{DomainResolver, IssuerSource, ResolverInput, Verifier};
+use crate::config::{IssuerSource, ResolverError, ResolverInput, Verifier};
 use crate::discovery::{self, check_json_response};
-use crate::domain::{DomainPolicy, Issuer};
+use crate::domain::Issuer;
 use crate::flow::{Action, FetchKey};
 use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::JoseError;
@@ -43,6 +47,10 @@ impl Verifier {
     /// runs here: scheme rules, token shape, `alg` (never `none` or `HS*`, and in the allowed
     /// list), and with multiple custom domains the issuer allowlist or resolver.
     ///
+    /// With a [deferred resolver](crate::config::VerifierConfig::deferred_domain_resolver)
+    /// use [`start_verification`](Self::start_verification) instead: here it is
+    /// [`Reason::Misuse`].
+    ///
     /// # Errors
     /// A [`VerifyError`] naming the failed check, with its `WWW-Authenticate` values.
     pub fn verify_access_token<'a>(
@@ -50,20 +58,33 @@ impl Verifier {
         token: &'a str,
         ctx: &RequestContext<'a>,
     ) -> Result<VerifyAccessToken<'a>, VerifyError> {
-        let mode = self.dpop.mode;
-        let fail = |reason: Reason, dpop_scheme: bool| {
-            VerifyError::new(reason, mode, dpop_scheme, self.resource_metadata.as_deref())
-        };
+        match self.start_verification(token, ctx)? {
+            Started::Ready(flow) => Ok(flow),
+            Started::NeedDomains(pending) => Err(pending.reject(Reason::Misuse)),
+        }
+    }
+
+    /// Starts verifying `token` like [`verify_access_token`](Self::verify_access_token), and
+    /// with a [deferred resolver](crate::config::VerifierConfig::deferred_domain_resolver)
+    /// stops before choosing the issuer, to let the driver resolve the request's domains.
+    ///
+    /// # Errors
+    /// As [`verify_access_token`](Self::verify_access_token).
+    pub fn start_verification<'a>(
+        &'a self,
+        token: &'a str,
+        ctx: &RequestContext<'a>,
+    ) -> Result<Started<'a>, VerifyError> {
         let params = DpopParams {
             proof: ctx.dpop_proof.is_some(),
             method: ctx.http_method.is_some(),
             url: ctx.http_url.is_some(),
             uses_domains: !matches!(self.source, IssuerSource::Single(_)),
         };
-        let scheme =
-            dpop::check_scheme(mode, ctx.scheme, params).map_err(|e| fail(e.into(), false))?;
+        let scheme = dpop::check_scheme(self.dpop.mode, ctx.scheme, params)
+            .map_err(|e| self.reject(e.into(), false))?;
         let dpop_scheme = scheme == Scheme::DPoP;
-        let fail = |reason: Reason| fail(reason, dpop_scheme);
+        let fail = |reason: Reason| self.reject(reason, dpop_scheme);
         if token.is_empty() {
             return Err(fail(Reason::MissingToken));
         }
@@ -75,70 +96,165 @@ impl Verifier {
         }
         let claims = Claims::from_vec(jws.take_payload(), self.limits.max_json_depth)
             .map_err(|e| fail(Reason::MalformedClaims(e)))?;
-        let issuer = self.choose_issuer(&claims, ctx).map_err(fail)?;
-        Ok(VerifyAccessToken {
+        let parsed = Parsed {
             verifier: self,
             token,
             ctx: *ctx,
             jws,
-            claims: Some(claims),
+            claims,
             scheme,
-            issuer,
-            state: State::Start,
-        })
-    }
-
-    /// SPEC section 2 step 3: with `domains`, `iss` must be one of them exactly.
-    fn choose_issuer(
-        &self,
-        claims: &Claims,
-        ctx: &RequestContext<'_>,
-    ) -> Result<Cow<'_, Issuer>, Reason> {
-        let listed = |list: &[Issuer], iss: &str| {
-            list.iter()
-                .position(|i| i.as_str() == iss)
-                .ok_or(Reason::IssuerNotAllowed)
         };
-        match &self.source {
-            IssuerSource::Single(issuer) => Ok(Cow::Borrowed(issuer)),
+        // SPEC section 2 step 3: with `domains`, `iss` must be one of them exactly.
+        let issuer = match &self.source {
+            IssuerSource::Single(issuer) => Cow::Borrowed(issuer),
             IssuerSource::Static(list) => {
-                let iss = claims.iss().ok().flatten().ok_or(Reason::MissingIssuer)?;
-                let found = listed(list, iss)?;
-                list.get(found)
-                    .map(Cow::Borrowed)
-                    .ok_or(Reason::IssuerNotAllowed)
+                let found = parsed.iss().and_then(|iss| {
+                    list.iter()
+                        .find(|i| i.as_str() == iss)
+                        .ok_or(Reason::IssuerNotAllowed)
+                });
+                match found {
+                    Ok(issuer) => Cow::Borrowed(issuer),
+                    Err(reason) => return Err(fail(reason)),
+                }
             }
             IssuerSource::Resolver(resolver) => {
-                let iss = claims.iss().ok().flatten().ok_or(Reason::MissingIssuer)?;
-                let mut list = resolve(resolver.as_ref(), ctx, iss, &self.domain_policy)?;
-                let found = listed(&list, iss)?;
-                Ok(Cow::Owned(list.swap_remove(found)))
+                let answer = match parsed.iss() {
+                    Ok(iss) => resolver.resolve(&parsed.resolver_input(iss)),
+                    Err(reason) => return Err(fail(reason)),
+                };
+                return PendingDomains { parsed }
+                    .resolved(answer)
+                    .map(Started::Ready);
             }
-        }
+            IssuerSource::Deferred => {
+                if let Err(reason) = parsed.iss() {
+                    return Err(fail(reason));
+                }
+                return Ok(Started::NeedDomains(PendingDomains { parsed }));
+            }
+        };
+        Ok(Started::Ready(parsed.into_flow(issuer)))
+    }
+
+    fn reject(&self, reason: Reason, dpop_scheme: bool) -> VerifyError {
+        VerifyError::new(
+            reason,
+            self.dpop.mode,
+            dpop_scheme,
+            self.resource_metadata.as_deref(),
+        )
     }
 }
 
-fn resolve(
-    resolver: &dyn DomainResolver,
-    ctx: &RequestContext<'_>,
-    iss: &str,
-    policy: &DomainPolicy,
-) -> Result<Vec<Issuer>, Reason> {
-    let input = ResolverInput {
-        request_url: ctx.http_url,
-        headers: ctx.headers,
-        unverified_issuer: iss,
-    };
-    let domains = resolver
-        .resolve(&input)
-        .map_err(|_| Reason::ResolverFailed)?;
-    if domains.is_empty() {
-        return Err(Reason::ResolverFailed);
+/// What [`Verifier::start_verification`] gives.
+#[derive(Debug)]
+#[must_use = "a verification does nothing until it is driven"]
+pub enum Started<'a> {
+    /// The issuer is chosen: drive the flow.
+    Ready(VerifyAccessToken<'a>),
+    /// The verifier has a deferred resolver: resolve the domains for
+    /// [`PendingDomains::input`], then hand the answer to [`PendingDomains::resolved`].
+    NeedDomains(PendingDomains<'a>),
+}
+
+/// A verification waiting for the driver to resolve the request's domains (multiple custom
+/// domains with a [deferred resolver](crate::config::VerifierConfig::deferred_domain_resolver)).
+#[derive(Debug)]
+#[must_use = "a verification does nothing until it is driven"]
+pub struct PendingDomains<'a> {
+    parsed: Parsed<'a>,
+}
+
+impl<'a> PendingDomains<'a> {
+    /// What a [`DomainResolver`](crate::config::DomainResolver) would be given for this
+    /// request.
+    pub fn input(&self) -> ResolverInput<'_> {
+        self.parsed
+            .resolver_input(self.parsed.iss().unwrap_or_default())
     }
-    domains
-        .iter()
-        .map(|d| Issuer::from_domain_with(d, policy).map_err(|_| Reason::ResolverFailed))
-        .collect()
+
+    /// Takes the resolver's answer, checked as a
+    /// [`DomainResolver`](crate::config::DomainResolver)'s: each domain is normalised like a
+    /// configured one, and the token's `iss` must equal one exactly.
+    ///
+    /// # Errors
+    /// [`Reason::ResolverFailed`] for a failure (kept as the error's
+    /// [`source`](core::error::Error::source)), an empty answer or a value that is not a
+    /// domain; [`Reason::IssuerNotAllowed`] when `iss` is not among the domains.
+    pub fn resolved(
+        self,
+        answer: Result<Vec<String>, ResolverError>,
+    ) -> Result<VerifyAccessToken<'a>, VerifyError> {
+        let domains = match answer {
+            Ok(domains) if !domains.is_empty() => domains,
+            Ok(_) => return Err(self.reject(Reason::ResolverFailed)),
+            Err(e) => return Err(self.reject(Reason::ResolverFailed).with_source(e)),
+        };
+        let policy = &self.parsed.verifier.domain_policy;
+        let mut issuers = Vec::with_capacity(domains.len());
+        for domain in &domains {
+            match Issuer::from_domain_with(domain, policy) {
+                Ok(issuer) => issuers.push(issuer),
+                Err(_) => return Err(self.reject(Reason::ResolverFailed)),
+            }
+        }
+        let iss = self.parsed.iss().unwrap_or_default();
+        match issuers.iter().position(|i| i.as_str() == iss) {
+            Some(found) => Ok(self
+                .parsed
+                .into_flow(Cow::Owned(issuers.swap_remove(found)))),
+            None => Err(self.reject(Reason::IssuerNotAllowed)),
+        }
+    }
+
+    fn reject(&self, reason: Reason) -> VerifyError {
+        let dpop_scheme = self.parsed.scheme == Scheme::DPoP;
+        self.parsed.verifier.reject(reason, dpop_scheme)
+    }
+}
+
+/// A token that passed the checks before the choice of issuer.
+#[derive(Debug)]
+struct Parsed<'a> {
+    verifier: &'a Verifier,
+    token: &'a str,
+    ctx: RequestContext<'a>,
+    jws: CompactJws<'a>,
+    claims: Claims,
+    scheme: Scheme,
+}
+
+impl<'a> Parsed<'a> {
+    /// The token's `iss`, which multiple custom domains need.
+    fn iss(&self) -> Result<&str, Reason> {
+        self.claims
+            .iss()
+            .ok()
+            .flatten()
+            .ok_or(Reason::MissingIssuer)
+    }
+
+    fn resolver_input<'s>(&'s self, iss: &'s str) -> ResolverInput<'s> {
+        ResolverInput {
+            request_url: self.ctx.http_url,
+            headers: self.ctx.headers,
+            unverified_issuer: iss,
+        }
+    }
+
+    fn into_flow(self, issuer: Cow<'a, Issuer>) -> VerifyAccessToken<'a> {
+        VerifyAccessToken {
+            verifier: self.verifier,
+            token: self.token,
+            ctx: self.ctx,
+            jws: self.jws,
+            claims: Some(self.claims),
+            scheme: self.scheme,
+            issuer,
+            state: State::Start,
+        }
+    }
 }
 
 /// Where the flow is: each state holds only what is known then.

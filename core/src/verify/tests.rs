@@ -113,10 +113,20 @@ fn run(
     token: &str,
     now: u64,
 ) -> Result<Value, Reason> {
-    let now = UnixTime::from_secs(now);
     let mut flow = v
         .verify_access_token(token, &RequestContext::default())
         .map_err(|e| e.reason().clone())?;
+    drive(&mut flow, caches, server, now)
+}
+
+/// Drives `flow` to its end, answering from `server`.
+fn drive(
+    flow: &mut super::VerifyAccessToken<'_>,
+    caches: &mut Caches,
+    server: &mut Server,
+    now: u64,
+) -> Result<Value, Reason> {
+    let now = UnixTime::from_secs(now);
     for _ in 0..10 {
         match flow.poll(caches, now).map_err(|e| e.reason().clone())? {
             Action::NeedHttp(req) => {
@@ -534,10 +544,52 @@ fn domain_resolver_rules() {
         let got = v
             .verify_access_token(&t, &ctx)
             .map(|f| f.issuer().as_str().to_string());
+        // A resolver's own failure is the error's source.
+        if let Err(e) = &got {
+            let source = core::error::Error::source(e).map(ToString::to_string);
+            let failed = answer
+                .is_err()
+                .then(|| "domain resolver failed: down".to_string());
+            assert_eq!(source, failed, "{answer:?}");
+        }
         assert_eq!(
             got.map_err(|e| e.reason().clone()),
             expected.clone().map(String::from),
             "{answer:?}"
+        );
+
+        // The same answer given by the driver is checked the same way.
+        let deferred = VerifierConfig::new()
+            .deferred_domain_resolver()
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .build()
+            .unwrap();
+        let Ok(super::Started::NeedDomains(pending)) = deferred.start_verification(&t, &ctx) else {
+            panic!("a deferred resolver must stop before the issuer is chosen");
+        };
+        let input = pending.input();
+        assert_eq!(
+            (input.request_url, input.headers, input.unverified_issuer),
+            (ctx.http_url, &headers[..], ISS)
+        );
+        let given = answer
+            .clone()
+            .map(|list| list.iter().map(|s| s.to_string()).collect())
+            .map_err(|()| crate::config::ResolverError("down".into()));
+        let got = pending.resolved(given);
+        if let Err(e) = &got {
+            let source = core::error::Error::source(e).map(ToString::to_string);
+            let failed = answer
+                .is_err()
+                .then(|| "domain resolver failed: down".to_string());
+            assert_eq!(source, failed, "{answer:?}");
+        }
+        assert_eq!(
+            got.map(|f| f.issuer().as_str().to_string())
+                .map_err(|e| e.reason().clone()),
+            expected.clone().map(String::from),
+            "deferred {answer:?}"
         );
     }
     // Not called when a cheap check already failed.
@@ -562,6 +614,54 @@ fn domain_resolver_rules() {
         0,
         "called for a token that fails before the network"
     );
+}
+
+#[test]
+fn deferred_resolver_needs_start_verification() {
+    let v = VerifierConfig::new()
+        .deferred_domain_resolver()
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .build()
+        .unwrap();
+    let ctx = RequestContext::default();
+    let t = token("k1");
+    // The one-step entry point cannot resolve: a driver bug, named as such.
+    assert_eq!(
+        v.verify_access_token(&t, &ctx).unwrap_err().reason(),
+        &Reason::Misuse
+    );
+    // Checks that need no domain still come first, and a token without `iss` never reaches
+    // the driver's resolver.
+    let no_iss = {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("iss");
+        sign(1, json!({"alg":"ES256","kid":"k1"}), &c)
+    };
+    for (token, reason) in [
+        (no_iss.as_str(), Reason::MissingIssuer),
+        (
+            "a.b",
+            Reason::Malformed(crate::jose::JoseError::SegmentCount),
+        ),
+    ] {
+        assert_eq!(
+            v.start_verification(token, &ctx).unwrap_err().reason(),
+            &reason
+        );
+    }
+    // Resolved, the flow runs to the end like any other.
+    let Ok(super::Started::NeedDomains(pending)) = v.start_verification(&t, &ctx) else {
+        panic!("expected NeedDomains");
+    };
+    let mut flow = pending
+        .resolved(Ok(vec!["other.example".into(), "tenant.example".into()]))
+        .unwrap();
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    let claims = drive(&mut flow, &mut caches, &mut server, NOW).unwrap();
+    assert_eq!(claims["iss"], ISS);
+    assert_eq!(server.log, [DISCOVERY, JWKS]);
 }
 
 mod dpop_matrix {
