@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use auth0_api::UnixTime;
 use auth0_api::cache::Caches;
 use auth0_api::claims::Claims;
-use auth0_api::config::Verifier;
+use auth0_api::config::{ResolverError, ResolverInput, Verifier};
 use auth0_api::flow::{Action, Flow};
 use auth0_api::http::{
     HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, Method, TransportError,
@@ -42,7 +42,37 @@ use auth0_api::http::{
 };
 use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::error::VerifyError;
+use auth0_api::verify::{Started, VerifyAccessToken};
 use tokio::sync::Notify;
+
+/// Chooses, per request, the domains whose tokens are accepted, with I/O of its own (the
+/// asynchronous counterpart of [`DomainResolver`](auth0_api::config::DomainResolver)); see
+/// [`Client::verify_resolving`]. Implement it with an `async fn`:
+///
+/// ```
+/// use auth0_api::config::{ResolverError, ResolverInput};
+///
+/// struct Tenants;
+///
+/// impl auth0_api_reqwest::AsyncDomainResolver for Tenants {
+///     async fn resolve<'a>(
+///         &'a self,
+///         input: ResolverInput<'a>,
+///     ) -> Result<Vec<String>, ResolverError> {
+///         // Look the request's host up in a directory, for example.
+///         let _host = input.headers.iter().find(|(name, _)| *name == "host");
+///         Ok(vec!["login.example.com".into(), "example.eu.auth0.com".into()])
+///     }
+/// }
+/// ```
+pub trait AsyncDomainResolver: Send + Sync {
+    /// The accepted domains for this request. `input.unverified_issuer` is NOT verified yet:
+    /// use it only to choose among domains you trust.
+    fn resolve<'a>(
+        &'a self,
+        input: ResolverInput<'a>,
+    ) -> impl Future<Output = Result<Vec<String>, ResolverError>> + Send + 'a;
+}
 
 /// How the client connects.
 #[derive(Clone, Debug)]
@@ -131,6 +161,9 @@ impl Client {
     /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock and
     /// never awaits.
     ///
+    /// A verifier with a deferred resolver needs
+    /// [`verify_resolving`](Self::verify_resolving).
+    ///
     /// # Errors
     /// The [`VerifyError`] to answer the client with.
     pub async fn verify(
@@ -139,7 +172,38 @@ impl Client {
         token: &str,
         ctx: &RequestContext<'_>,
     ) -> Result<Claims, VerifyError> {
-        let mut flow = verifier.verify_access_token(token, ctx)?;
+        let flow = verifier.verify_access_token(token, ctx)?;
+        self.finish(flow).await
+    }
+
+    /// Verifies `token` with a verifier built with
+    /// [`deferred_domain_resolver`](auth0_api::config::VerifierConfig::deferred_domain_resolver):
+    /// `resolver` is awaited once, after the checks that need no network and before any
+    /// request, and its answer is checked as a synchronous resolver's would be. Other
+    /// verifiers behave as in [`verify`](Self::verify) and never call `resolver`.
+    ///
+    /// # Errors
+    /// The [`VerifyError`] to answer the client with; a resolver failure is its
+    /// [`source`](std::error::Error::source).
+    pub async fn verify_resolving<R: AsyncDomainResolver>(
+        &self,
+        verifier: &Verifier,
+        token: &str,
+        ctx: &RequestContext<'_>,
+        resolver: &R,
+    ) -> Result<Claims, VerifyError> {
+        let flow = match verifier.start_verification(token, ctx)? {
+            Started::Ready(flow) => flow,
+            Started::NeedDomains(pending) => {
+                let answer = resolver.resolve(pending.input()).await;
+                pending.resolved(answer)?
+            }
+        };
+        self.finish(flow).await
+    }
+
+    /// Finishes a started verification: warm under a read lock, else driven.
+    async fn finish(&self, mut flow: VerifyAccessToken<'_>) -> Result<Claims, VerifyError> {
         let warm = {
             let caches = self.caches.read().unwrap_or_else(PoisonError::into_inner);
             flow.poll_shared(&caches, (self.clock)())

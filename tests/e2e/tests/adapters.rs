@@ -376,3 +376,76 @@ fn exchanges_with_each_client_authentication() {
         }
     }
 }
+
+/// A directory lookup that really awaits (a timer) before answering.
+struct Directory {
+    answer: Result<Vec<String>, &'static str>,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl auth0_api_reqwest::AsyncDomainResolver for Directory {
+    async fn resolve<'a>(
+        &'a self,
+        input: auth0_api::config::ResolverInput<'a>,
+    ) -> Result<Vec<String>, auth0_api::config::ResolverError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.seen
+            .lock()
+            .unwrap()
+            .push(input.unverified_issuer.to_owned());
+        self.answer
+            .clone()
+            .map_err(|e| auth0_api::config::ResolverError(e.into()))
+    }
+}
+
+#[test]
+fn reqwest_awaits_a_deferred_domain_resolver() {
+    let t = tenant();
+    let v = VerifierConfig::new()
+        .deferred_domain_resolver()
+        .audience(DEFAULT_AUDIENCE)
+        .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+        .build()
+        .unwrap();
+    let Adapter::Reqwest(c, rt) = client_of(Kind::Reqwest, &t, &v, Duration::from_secs(10)) else {
+        unreachable!()
+    };
+    let issuer = t.issuer().to_string();
+    let token = token(&t, Alg::Rs256);
+    let ctx = RequestContext::default();
+    let verify = |answer| {
+        let directory = Directory {
+            answer,
+            seen: Default::default(),
+        };
+        // Send, so that servers can spawn it.
+        fn sendable<F: Future + Send>(f: F) -> F {
+            f
+        }
+        let result = rt.block_on(sendable(c.verify_resolving(&v, &token, &ctx, &directory)));
+        (result, directory.seen.into_inner().unwrap())
+    };
+
+    let (claims, seen) = verify(Ok(vec!["other.example".into(), issuer.clone()]));
+    assert_eq!(claims.unwrap().sub().unwrap(), Some("user"));
+    assert_eq!(seen, std::slice::from_ref(&issuer));
+    assert_eq!((t.request_count(DISCOVERY), t.request_count(JWKS)), (1, 1));
+
+    // Refusals make no request; a failure is kept as the source.
+    let (refused, _) = verify(Ok(vec!["other.example".into()]));
+    assert_eq!(refused.unwrap_err().reason(), &Reason::IssuerNotAllowed);
+    let (failed, seen) = verify(Err("directory unavailable"));
+    let failed = failed.unwrap_err();
+    assert_eq!(failed.reason(), &Reason::ResolverFailed);
+    assert_eq!(
+        std::error::Error::source(&failed).map(ToString::to_string),
+        Some("domain resolver failed: directory unavailable".to_string())
+    );
+    assert_eq!(seen.len(), 1);
+    assert_eq!((t.request_count(DISCOVERY), t.request_count(JWKS)), (1, 1));
+
+    // The one-step entry point cannot await a resolver: a driver bug, named as such.
+    let misuse = rt.block_on(c.verify(&v, &token, &ctx)).unwrap_err();
+    assert_eq!(misuse.reason(), &Reason::Misuse);
+}
