@@ -20,6 +20,7 @@ use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
 use auth0_api::domain::Issuer;
+use auth0_api::exchange::{ACCESS_TOKEN_TYPE, CONNECTION_TOKEN_TYPE};
 use auth0_api::exchange::error::{ExchangeError, RetryAfter};
 use auth0_api::exchange::response::{
     IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
@@ -1745,6 +1746,7 @@ fn check_token_response(
                 std::format!("{:?}", token.access_token),
                 "AccessToken([redacted])"
             );
+            check_token_types(token);
         }
         Err(ExchangeError::BodyTooLarge) => assert!(body.len() > MAX_RESPONSE_BODY),
         Err(ExchangeError::Redirect { status: s }) => {
@@ -1862,6 +1864,36 @@ fn check_token_response(
 /// names the first member at fault, and that error messages hold no control characters. The
 /// same body is also parsed as a `200` JSON response, and as HTML and a redirect, which are
 /// always refused.
+/// T-71: the returned types checked against each kind of request.
+fn check_token_types(token: &TokenResponse) {
+    const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+    let token_type = token.token_type.as_deref().map(str::to_ascii_lowercase);
+    for requested in [
+        None,
+        Some(ACCESS_TOKEN_TYPE),
+        Some(CONNECTION_TOKEN_TYPE),
+        Some(JWT_TYPE),
+    ] {
+        let other_issued = requested
+            .zip(token.issued_token_type.as_deref())
+            .is_some_and(|(asked, issued)| asked != issued);
+        let access_requested = matches!(requested, Some(ACCESS_TOKEN_TYPE | CONNECTION_TOKEN_TYPE));
+        let expected = match token_type.as_deref() {
+            _ if other_issued => Some("issued_token_type"),
+            Some("dpop") => Some("token_type"),
+            Some("n_a") if access_requested => Some("token_type"),
+            _ => None,
+        };
+        match token.check_types(requested) {
+            Ok(()) => assert_eq!(expected, None, "{requested:?}"),
+            Err(ExchangeError::UnexpectedTokenType { field }) => {
+                assert_eq!(Some(field), expected, "{requested:?}");
+            }
+            Err(e) => panic!("check_types gave {e:?}"),
+        }
+    }
+}
+
 pub fn token_response(data: &[u8]) {
     let Some((&[s0, s1, type_byte, flags], rest)) = data.split_first_chunk::<4>() else {
         return;
