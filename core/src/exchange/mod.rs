@@ -22,7 +22,6 @@ pub mod error;
 pub mod params;
 pub mod response;
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::marker::PhantomData;
@@ -423,9 +422,7 @@ impl TokenExchanger {
             }
         }
         request.extra.append_to(&mut form)?;
-        let mut flow = self.start(form, random, request.organization.clone(), None);
-        flow.requested_token_type = request.requested_token_type.clone().map(Cow::Owned);
-        Ok(flow)
+        Ok(self.start(form, random, request.organization.clone(), None))
     }
 
     /// Starts an on-behalf-of exchange of the API's incoming access token.
@@ -450,9 +447,7 @@ impl TokenExchanger {
         if let Some(scope) = &request.scope {
             form.push("scope", scope.as_str());
         }
-        let mut flow = self.start(form, random, None, None);
-        flow.requested_token_type = Some(Cow::Borrowed(ACCESS_TOKEN_TYPE));
-        Ok(flow)
+        Ok(self.start(form, random, None, None))
     }
 
     /// Starts a Token Vault exchange: an access token for `request.connection`.
@@ -484,9 +479,7 @@ impl TokenExchanger {
             form.push("login_hint", hint.as_str());
         }
         let connection = Some((request.connection.clone(), request.login_hint.clone()));
-        let mut flow = self.start(form, random, None, connection);
-        flow.requested_token_type = Some(Cow::Borrowed(CONNECTION_TOKEN_TYPE));
-        Ok(flow)
+        Ok(self.start(form, random, None, connection))
     }
 
     fn start<T>(
@@ -502,7 +495,6 @@ impl TokenExchanger {
             random,
             organization,
             connection,
-            requested_token_type: None,
             jwks_uri: None,
             state: State::Start,
             output: PhantomData,
@@ -541,8 +533,6 @@ pub struct ExchangeToken<'a, T> {
     random: [u8; 16],
     organization: Option<String>,
     connection: Option<(String, Option<String>)>,
-    /// The `requested_token_type` sent, which the response's types are checked against.
-    requested_token_type: Option<Cow<'static, str>>,
     jwks_uri: Option<String>,
     state: State,
     output: PhantomData<T>,
@@ -694,7 +684,8 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             State::ExpectTokenResponse => match outcome {
                 Err(e) => State::Failed(ExchangeError::Transport(Arc::new(e))),
                 Ok(response) => match response::parse_token_response(&response, now).and_then(|r| {
-                    r.check_types(self.requested_token_type.as_deref())?;
+                    // Checked against the type the form asked for (reserved: never an extra).
+                    r.check_types(self.form.get("requested_token_type"))?;
                     Ok(r)
                 }) {
                     Err(e) => State::Failed(e),
