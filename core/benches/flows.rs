@@ -408,12 +408,7 @@ fn exchange(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    // Short runs: the machine is shared. Ratios within a group are what is reported.
-    criterion::Criterion::default()
-        .with_measurement(Clock {})
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
+    fixtures::short_runs(criterion::Criterion::default().with_measurement(Clock {}))
 }
 
 criterion_group! {

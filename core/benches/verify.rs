@@ -9,7 +9,6 @@
 mod fixtures;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -87,11 +86,7 @@ fn parse(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    // Short runs: the machine is shared. Ratios within a group are what is reported.
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
+    fixtures::short_runs(Criterion::default())
 }
 
 criterion_group! {
