@@ -259,7 +259,7 @@ mod tests {
     /// every test gets the same answer from both, and `expect` says which answers are right.
     fn wycheproof(file: &str, alg: Algorithm, expect: fn(&str) -> Option<bool>) -> usize {
         let path = alloc::format!(
-            "{}/../../shared/vectors/wycheproof/{file}",
+            "{}/../tests/vectors/wycheproof/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         let doc: serde_json::Value =

@@ -448,7 +448,7 @@ mod tests {
 
     fn vector(name: &str) -> Value {
         let path = alloc::format!(
-            "{}/../../shared/vectors/rfc/{name}",
+            "{}/../tests/vectors/rfc/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(path).unwrap();

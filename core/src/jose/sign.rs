@@ -875,12 +875,10 @@ BFSLTy+QNdHMB4/IHaeLl8dR1XoJCnflcAECkuS32zld32qTjOqUQiXJ
         fn vectors() -> Value {
             let path = concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/vectors/wycheproof/rsa_pkcs1_2048_sig_gen_test.json"
+                "/../tests/vectors/wycheproof/rsa_pkcs1_2048_sig_gen_test.json"
             );
-            let fallback = "/work/shared/vectors/wycheproof/rsa_pkcs1_2048_sig_gen_test.json";
-            let text = std::fs::read_to_string(path)
-                .or_else(|_| std::fs::read_to_string(fallback))
-                .expect("wycheproof rsa_pkcs1_2048_sig_gen_test.json");
+            let text =
+                std::fs::read_to_string(path).expect("wycheproof rsa_pkcs1_2048_sig_gen_test.json");
             serde_json::from_str(&text).unwrap()
         }
 

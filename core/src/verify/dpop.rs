@@ -1570,7 +1570,7 @@ mod tests {
 
         fn rfc_vector() -> Value {
             let path = format!(
-                "{}/../../shared/vectors/rfc/rfc9449_dpop.json",
+                "{}/../tests/vectors/rfc/rfc9449_dpop.json",
                 env!("CARGO_MANIFEST_DIR")
             );
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -1,9 +1,9 @@
 //! Shared helpers for the end-to-end tests: one loader for the public vectors in
-//! `shared/vectors` (Wycheproof and RFC examples), so every test reads them the same way and
+//! `tests/vectors` (Wycheproof and RFC examples), so every test reads them the same way and
 //! reports the failing vector by id.
 //!
-//! The vectors live outside the repository: next to it in CI (`<repo>/../shared`) and in a
-//! developer's workspace alike. They are read-only; a wrong expectation is handled in the test
+//! The vectors are byte-identical copies kept in the repository (provenance and licences in
+//! `tests/vectors/README.md`). They are read-only; a wrong expectation is handled in the test
 //! that reads it, never by editing the data.
 
 use std::path::PathBuf;
@@ -11,13 +11,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// The `shared/vectors` directory: `<repo>/../shared/vectors`, found from this crate's
-/// manifest (`<repo>/tests/e2e`).
+/// The `tests/vectors` directory, found from this crate's manifest (`<repo>/tests/e2e`).
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors"))
 }
 
 /// Reads and parses one vector file, `rel` being relative to [`vectors_dir`]
