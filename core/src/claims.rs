@@ -6,10 +6,12 @@
 //! empty audience (CVE-2020-26160), and an out-of-range date is refused, never saturated.
 //!
 //! # NumericDate
-//! RFC 7519 section 2 allows non-integer NumericDate values. A fractional value is floored
-//! to whole seconds (the caller's [`UnixTime`] is whole seconds, truncated the same way).
-//! Negative values and values of 2^64 seconds or more are refused with
-//! [`ClaimError::OutOfRange`]; JSON numbers beyond `f64` (`1e400`) do not parse at all.
+//! RFC 7519 section 2 allows non-integer NumericDate values. They are read exactly from the
+//! JSON text ([`NumericDate`]) and compared exactly with the caller's whole-second
+//! [`UnixTime`], never rounded toward acceptance: `exp = now + 0.5` is still valid,
+//! `nbf = now + 0.5` is not yet valid. Negative values and values of 2^64 seconds or more are
+//! refused with [`ClaimError::OutOfRange`]; JSON numbers beyond `f64` (`1e400`) do not parse
+//! at all.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -22,7 +24,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::jose::json::{self, JsonError, NotAString, ObjectIndex};
-use crate::time::UnixTime;
+use crate::time::{NumericDate, NumericDateError, UnixTime};
 
 /// The claims of a JWT, all of them: the payload's JSON text as received, checked strictly
 /// and indexed by member name.
@@ -187,7 +189,7 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::InvalidType`] when not a number, [`ClaimError::OutOfRange`] when
     /// negative or too large (see the module docs on NumericDate).
-    pub fn exp(&self) -> Result<Option<UnixTime>, ClaimError> {
+    pub fn exp(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("exp")
     }
 
@@ -195,7 +197,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
-    pub fn nbf(&self) -> Result<Option<UnixTime>, ClaimError> {
+    pub fn nbf(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("nbf")
     }
 
@@ -203,7 +205,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
-    pub fn iat(&self) -> Result<Option<UnixTime>, ClaimError> {
+    pub fn iat(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("iat")
     }
 
@@ -293,7 +295,7 @@ impl Claims {
         // `None`: exp + leeway is beyond any representable `now`, so not expired.
         if exp
             .checked_add(rules.leeway)
-            .is_some_and(|limit| now >= limit)
+            .is_some_and(|limit| !limit.is_after(now))
         {
             return Err(ClaimError::Expired);
         }
@@ -302,7 +304,7 @@ impl Claims {
             // `None`: now + leeway is beyond any representable `nbf`, so valid.
             if now
                 .checked_add(rules.leeway)
-                .is_some_and(|limit| nbf > limit)
+                .is_some_and(|limit| nbf.is_after(limit))
             {
                 return Err(ClaimError::NotYetValid);
             }
@@ -334,17 +336,14 @@ impl Claims {
             .map_err(|NotAString| ClaimError::InvalidType(name))
     }
 
-    fn numeric_date(&self, name: &'static str) -> Result<Option<UnixTime>, ClaimError> {
+    fn numeric_date(&self, name: &'static str) -> Result<Option<NumericDate>, ClaimError> {
         let Some(raw) = self.raw(name) else {
             return Ok(None);
         };
-        // The common case, a plain integer: JSON allows no sign or leading zero here.
-        if let Ok(secs) = raw.parse::<u64>() {
-            return Ok(Some(UnixTime::from_secs(secs)));
-        }
-        match serde_json::from_str::<serde_json::Number>(raw) {
-            Ok(n) => numeric_date(&n, name).map(Some),
-            Err(_) => Err(ClaimError::InvalidType(name)),
+        match NumericDate::from_json(raw) {
+            Ok(date) => Ok(Some(date)),
+            Err(NumericDateError::NotANumber) => Err(ClaimError::InvalidType(name)),
+            Err(_) => Err(ClaimError::OutOfRange(name)),
         }
     }
 }
@@ -461,29 +460,6 @@ impl Serialize for Claims {
             map.serialize_entry(name, &parse_value(raw).unwrap_or(Value::Null))?;
         }
         map.end()
-    }
-}
-
-/// Reads a JSON number as a NumericDate: whole seconds, fractions floored, never negative,
-/// never saturated.
-fn numeric_date(n: &serde_json::Number, name: &'static str) -> Result<UnixTime, ClaimError> {
-    if let Some(secs) = n.as_u64() {
-        return Ok(UnixTime::from_secs(secs));
-    }
-    if n.is_i64() {
-        // An integer that is not a u64 is negative.
-        return Err(ClaimError::OutOfRange(name));
-    }
-    // 2^64 as f64, exactly.
-    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
-    match n.as_f64() {
-        Some(f) if f.is_finite() && (0.0..LIMIT).contains(&f) => {
-            // In range and non-negative: `as` truncates toward zero, which is the floor here.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let secs = f as u64;
-            Ok(UnixTime::from_secs(secs))
-        }
-        _ => Err(ClaimError::OutOfRange(name)),
     }
 }
 
@@ -629,8 +605,10 @@ mod tests {
         let exp_now = NOW.to_string();
         let nbf_now = NOW.to_string();
         let nbf_next = (NOW + 1).to_string();
-        let exp_frac = format!("{}.999", NOW);
-        let exp_frac_ok = format!("{}.5", NOW + 1);
+        let exp_frac = format!("{}.5", NOW);
+        let exp_frac_past = format!("{}.999", NOW - 1);
+        let nbf_frac = format!("{}.5", NOW);
+        let nbf_frac_past = format!("{}.5", NOW - 1);
         let cases: &[Case<'_>] = &[
             ("valid", vec![], Ok(())),
             // T-38: exact issuer match.
@@ -713,12 +691,19 @@ mod tests {
                 vec![("exp", &exp_now)],
                 Err(ClaimError::Expired),
             ),
+            // NumericDate fractions are compared exactly (RFC 7519 section 2).
+            ("exp now + 0.5", vec![("exp", &exp_frac)], Ok(())),
             (
-                "exp fraction floored",
-                vec![("exp", &exp_frac)],
+                "exp now - 0.001",
+                vec![("exp", &exp_frac_past)],
                 Err(ClaimError::Expired),
             ),
-            ("exp fraction ok", vec![("exp", &exp_frac_ok)], Ok(())),
+            (
+                "nbf now + 0.5",
+                vec![("nbf", &nbf_frac)],
+                Err(ClaimError::NotYetValid),
+            ),
+            ("nbf now - 0.5", vec![("nbf", &nbf_frac_past)], Ok(())),
             ("exp missing", vec![("exp", "<absent>")], missing("exp")),
             ("nbf == now", vec![("nbf", &nbf_now)], Ok(())),
             (
@@ -898,8 +883,9 @@ mod tests {
         assert_eq!(c.iss(), Ok(Some("i")));
         assert_eq!(c.sub(), Ok(Some("s")));
         assert_eq!(c.aud(), Ok(Some(vec![Cow::Borrowed("a")])));
-        assert_eq!(c.exp(), Ok(Some(UnixTime::from_secs(2))));
-        assert_eq!(c.iat(), Ok(Some(UnixTime::from_secs(1))));
+        assert_eq!(c.exp(), Ok(Some(NumericDate::from_secs(2))));
+        assert_eq!(c.iat(), Ok(Some(NumericDate::from_json("1.9").unwrap())));
+        assert_eq!(c.iat().unwrap().unwrap().floor(), UnixTime::from_secs(1));
         assert_eq!(c.scopes(), Ok(vec!["read", "write"]));
         assert_eq!(c.cnf_jkt(), Ok(Some("abc".to_string())));
         assert_eq!(
@@ -988,7 +974,8 @@ mod tests {
             match c.exp() {
                 Ok(Some(t)) => {
                     prop_assert!(n >= 0.0);
-                    prop_assert!((t.as_secs() as f64) <= n);
+                    prop_assert!((t.floor().as_secs() as f64) <= n);
+                    prop_assert_eq!(t.has_fraction(), n.fract() != 0.0);
                 }
                 Err(ClaimError::OutOfRange("exp")) => prop_assert!(!(0.0..1.8e19).contains(&n)),
                 other => prop_assert!(false, "unexpected {:?}", other),

@@ -35,7 +35,7 @@ use crate::jose::jwk::Jwk;
 use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::{Algorithm, JoseError, KeyType};
 use crate::percent;
-use crate::time::UnixTime;
+use crate::time::{NumericDate, NumericDateError, UnixTime};
 
 /// The longest `htu` or request URL accepted, in bytes.
 pub const MAX_HTU_LEN: usize = 8 * 1024;
@@ -178,6 +178,12 @@ pub enum DpopError {
     /// `iat` is outside `[now - iat_offset, now + iat_leeway]` (RFC 9449 section 4.3,
     /// check 11).
     IatOutOfWindow,
+    /// `exp` or `nbf` is present but not a non-negative JSON number below 2^64.
+    InvalidTimeClaim(&'static str),
+    /// `exp` is present and not after now (RFC 7519 section 4.1.4).
+    ProofExpired,
+    /// `nbf` is present and after now (RFC 7519 section 4.1.5).
+    ProofNotYetValid,
     /// A required claim (`htm`, `htu` or `ath`) is missing or not a string.
     MissingClaim(&'static str),
     /// `htm` differs from the request method (compared ignoring ASCII case).
@@ -226,6 +232,9 @@ impl DpopError {
             | DpopError::InvalidJti
             | DpopError::InvalidIat
             | DpopError::IatOutOfWindow
+            | DpopError::InvalidTimeClaim(_)
+            | DpopError::ProofExpired
+            | DpopError::ProofNotYetValid
             | DpopError::MissingClaim(_)
             | DpopError::HtmMismatch
             | DpopError::InvalidHtu(_)
@@ -261,6 +270,9 @@ impl DpopError {
             | DpopError::InvalidJti
             | DpopError::InvalidIat
             | DpopError::IatOutOfWindow
+            | DpopError::InvalidTimeClaim(_)
+            | DpopError::ProofExpired
+            | DpopError::ProofNotYetValid
             | DpopError::MissingClaim(_)
             | DpopError::HtmMismatch
             | DpopError::InvalidHtu(_)
@@ -320,6 +332,11 @@ impl fmt::Display for DpopError {
             DpopError::IatOutOfWindow => {
                 f.write_str("dpop proof iat is outside the acceptable range")
             }
+            DpopError::InvalidTimeClaim(name) => {
+                write!(f, "dpop proof {name} claim is not a valid number")
+            }
+            DpopError::ProofExpired => f.write_str("dpop proof is expired"),
+            DpopError::ProofNotYetValid => f.write_str("dpop proof is not yet valid"),
             DpopError::MissingClaim(name) => {
                 write!(f, "dpop proof {name} claim is missing or not a string")
             }
@@ -626,10 +643,16 @@ pub struct VerifiedProof {
 /// - `typ` is compared as a media type (RFC 7515 section 4.1.9): ignoring ASCII case and
 ///   with an optional `application/` prefix, so `DPOP+JWT` and `application/dpop+jwt` are
 ///   accepted; anything else (missing, `JWT`, `at+jwt`, parameters) is refused.
-/// - `iat` must be a JSON number. A fraction is truncated to whole seconds (RFC 7519
-///   NumericDate allows fractions); a negative or huge number is out of the window. The
-///   window `[now - iat_offset, now + iat_leeway]` is inclusive and its bounds saturate at
-///   the epoch and at the largest instant, so no arithmetic can overflow.
+/// - `iat` must be a JSON number, compared exactly with the window (RFC 7519 NumericDate
+///   allows fractions: `now + iat_leeway + 0.5` is outside it); a negative or huge number is
+///   out of the window. The window `[now - iat_offset, now + iat_leeway]` is inclusive and
+///   its bounds saturate at the epoch and at the largest instant, so no arithmetic can
+///   overflow.
+/// - `exp` and `nbf` are optional; when present they must be numbers
+///   ([`InvalidTimeClaim`](DpopError::InvalidTimeClaim)), `exp` after now
+///   ([`ProofExpired`](DpopError::ProofExpired)) and `nbf` not after now
+///   ([`ProofNotYetValid`](DpopError::ProofNotYetValid)), compared exactly and with no
+///   leeway. A negative date is in the past; one beyond 2^64 seconds is refused.
 /// - `htm` is compared ignoring ASCII case, as the reference SDK does, although RFC 9110
 ///   methods are case-sensitive.
 /// - `htu` and the URL are compared after [`normalize_htu`] (see there for what is and is
@@ -723,15 +746,30 @@ pub fn verify_proof(
         Ok(Some(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti,
         _ => return Err(DpopError::InvalidJti),
     };
-    let iat = claims
-        .raw(text, "iat")
-        .and_then(|raw| serde_json::from_str(raw).ok());
-    let iat = proof_iat(iat.as_ref())?;
+    let iat = match claims.raw(text, "iat").map(NumericDate::from_json) {
+        Some(Ok(iat)) => iat,
+        Some(Err(NumericDateError::NotANumber)) | None => return Err(DpopError::InvalidIat),
+        Some(Err(_)) => return Err(DpopError::IatOutOfWindow),
+    };
     let earliest = input.now.saturating_sub(input.iat_offset);
     let latest = input.now.saturating_add(input.iat_leeway);
-    let iat = iat
-        .filter(|iat| (earliest..=latest).contains(iat))
-        .ok_or(DpopError::IatOutOfWindow)?;
+    if iat.is_before(earliest) || iat.is_after(latest) {
+        return Err(DpopError::IatOutOfWindow);
+    }
+    // RFC 7519 sections 4.1.4 and 4.1.5: optional in a proof, enforced when present.
+    let date = |name| match claims.raw(text, name).map(NumericDate::from_json) {
+        None => Ok(None),
+        Some(Ok(date)) => Ok(Some(date)),
+        Some(Err(NumericDateError::Negative)) => Ok(Some(NumericDate::from_secs(0))),
+        Some(Err(_)) => Err(DpopError::InvalidTimeClaim(name)),
+    };
+    if date("exp")?.is_some_and(|exp| !exp.is_after(input.now)) {
+        return Err(DpopError::ProofExpired);
+    }
+    if date("nbf")?.is_some_and(|nbf| nbf.is_after(input.now)) {
+        return Err(DpopError::ProofNotYetValid);
+    }
+    let iat = iat.floor();
     let htm = string_claim("htm")?;
     if !htm.eq_ignore_ascii_case(method) {
         return Err(DpopError::HtmMismatch);
@@ -776,25 +814,6 @@ fn is_dpop_typ(typ: &str) -> bool {
         _ => typ,
     };
     subtype.eq_ignore_ascii_case("dpop+jwt")
-}
-
-/// Reads `iat`: `Err` when not a number, `Ok(None)` for a number no instant can equal
-/// (negative or beyond `u64`), else the whole seconds (a fraction is truncated).
-fn proof_iat(value: Option<&Value>) -> Result<Option<UnixTime>, DpopError> {
-    let Some(Value::Number(n)) = value else {
-        return Err(DpopError::InvalidIat);
-    };
-    if let Some(secs) = n.as_u64() {
-        return Ok(Some(UnixTime::from_secs(secs)));
-    }
-    if n.is_i64() {
-        return Ok(None); // negative
-    }
-    // 2^64 as f64; every finite f64 in [0, 2^64) truncates exactly to a u64.
-    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
-    Ok(n.as_f64()
-        .filter(|f| (0.0..LIMIT).contains(f))
-        .map(|f| UnixTime::from_secs(f as u64)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2100,6 +2119,67 @@ mod tests {
             }
         }
 
+        /// RFC 7519 sections 4.1.4 and 4.1.5 on the proof: `exp` and `nbf` are enforced when
+        /// present, compared exactly.
+        #[test]
+        fn proof_exp_and_nbf() {
+            let k = key(1);
+            let now = NOW as f64;
+            let cases: Vec<(&str, &str, Value, Result<(), DpopError>)> = vec![
+                ("exp", "later", json!(NOW + 60), Ok(())),
+                ("exp", "half a second later", json!(now + 0.5), Ok(())),
+                ("exp", "now", json!(NOW), Err(DpopError::ProofExpired)),
+                ("exp", "past", json!(NOW - 1), Err(DpopError::ProofExpired)),
+                ("exp", "negative", json!(-5), Err(DpopError::ProofExpired)),
+                (
+                    "exp",
+                    "string",
+                    json!("9999999999"),
+                    Err(DpopError::InvalidTimeClaim("exp")),
+                ),
+                (
+                    "exp",
+                    "null",
+                    json!(null),
+                    Err(DpopError::InvalidTimeClaim("exp")),
+                ),
+                (
+                    "exp",
+                    "2^64",
+                    json!(18_446_744_073_709_551_616.0_f64),
+                    Err(DpopError::InvalidTimeClaim("exp")),
+                ),
+                ("nbf", "now", json!(NOW), Ok(())),
+                ("nbf", "past", json!(NOW - 60), Ok(())),
+                ("nbf", "negative", json!(-1), Ok(())),
+                (
+                    "nbf",
+                    "half a second later",
+                    json!(now + 0.5),
+                    Err(DpopError::ProofNotYetValid),
+                ),
+                (
+                    "nbf",
+                    "later",
+                    json!(NOW + 10),
+                    Err(DpopError::ProofNotYetValid),
+                ),
+                (
+                    "nbf",
+                    "bool",
+                    json!(true),
+                    Err(DpopError::InvalidTimeClaim("nbf")),
+                ),
+            ];
+            for (name, case, value, expected) in cases {
+                let got = check(&header(&k), &with(payload(), name, value)).map(|_| ());
+                assert_eq!(got, expected, "{name} {case}");
+                if let Err(e) = got {
+                    assert_eq!(e.code(), DpopErrorCode::InvalidDpopProof);
+                }
+            }
+        }
+
         /// T-60: `iat` odd types and values.
         #[test]
         fn iat_rules() {
@@ -2108,12 +2188,18 @@ mod tests {
                 ("now", Some(json!(NOW)), Ok(NOW)),
                 ("oldest", Some(json!(NOW - 300)), Ok(NOW - 300)),
                 ("newest", Some(json!(NOW + 30)), Ok(NOW + 30)),
+                // Fractions are compared exactly; the verified `iat` is floored.
                 (
-                    "fraction truncated",
-                    Some(json!(NOW as f64 + 30.9)),
-                    Ok(NOW + 30),
+                    "half a second past the leeway",
+                    Some(json!(NOW as f64 + 30.5)),
+                    Err(DpopError::IatOutOfWindow),
                 ),
                 ("fraction", Some(json!(NOW as f64 - 0.5)), Ok(NOW - 1)),
+                (
+                    "fraction inside the oldest second",
+                    Some(json!(NOW as f64 - 299.5)),
+                    Ok(NOW - 300),
+                ),
                 ("integral float", Some(json!(NOW as f64)), Ok(NOW)),
                 (
                     "too old",
