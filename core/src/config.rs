@@ -164,12 +164,23 @@ pub struct VerifierConfig {
     provider: Option<&'static dyn CryptoProvider>,
     resource_metadata: Option<String>,
     domain_policy: DomainPolicy,
+    require_at_jwt: bool,
 }
 
 impl VerifierConfig {
     /// An empty configuration.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Requires the access-token header `typ` to be `at+jwt` (RFC 9068 section 2.1), for
+    /// tenants that issue JWT access tokens of that profile. Off by default: then `JWT`,
+    /// `at+jwt` and no `typ` are accepted, and a `typ` naming another kind of JWT
+    /// (`dpop+jwt`, `id_token+jwt`, any other `+jwt`) is refused either way (RFC 8725
+    /// section 3.11).
+    pub fn require_at_jwt(mut self, require: bool) -> Self {
+        self.require_at_jwt = require;
+        self
     }
 
     /// The tenant domain, e.g. `example.auth0.com` (normalised to `https://host/`).
@@ -287,6 +298,7 @@ impl VerifierConfig {
     /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
     /// list, or an RSA size range outside 2048..=8192 bits.
     pub fn build(self) -> Result<Verifier, ConfigError> {
+        let require_at_jwt = self.require_at_jwt;
         let audience = self
             .audience
             .filter(|a| !a.trim().is_empty())
@@ -352,6 +364,7 @@ impl VerifierConfig {
             provider: self.provider.unwrap_or(&RUST_CRYPTO),
             resource_metadata: self.resource_metadata,
             domain_policy: self.domain_policy,
+            require_at_jwt,
         })
     }
 }
@@ -371,8 +384,11 @@ pub fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, Co
                 _ => "unsupported algorithm",
             },
         })?;
-        if !out.contains(&alg) {
-            out.push(alg);
+        // `EdDSA` and `Ed25519` (RFC 9864) name one primitive here: either admits both.
+        for alg in [alg, alg.primitive()].into_iter().chain(ed25519_alias(alg)) {
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
         }
     }
     if out.is_empty() {
@@ -382,6 +398,16 @@ pub fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, Co
         });
     }
     Ok(out)
+}
+
+/// The fully-specified name of an `EdDSA` entry (RFC 9864), so that a list naming either
+/// admits tokens carrying either.
+fn ed25519_alias(alg: Algorithm) -> Option<Algorithm> {
+    match alg {
+        #[cfg(feature = "eddsa")]
+        Algorithm::EdDSA => Some(Algorithm::Ed25519),
+        _ => None,
+    }
 }
 
 /// A validated configuration: verifies access tokens (see [`Verifier::verify_access_token`]).
@@ -400,6 +426,7 @@ pub struct Verifier {
     pub(crate) provider: &'static dyn CryptoProvider,
     pub(crate) resource_metadata: Option<String>,
     pub(crate) domain_policy: DomainPolicy,
+    pub(crate) require_at_jwt: bool,
 }
 
 impl Verifier {

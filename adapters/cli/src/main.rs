@@ -163,6 +163,9 @@ struct VerifyArgs {
     /// Accept IP literals and localhost as domains (local tenants).
     #[arg(long)]
     allow_local_domains: bool,
+    /// Require the token header `typ` to be `at+jwt` (RFC 9068).
+    #[arg(long)]
+    require_at_jwt: bool,
     #[command(flatten)]
     io: IoArgs,
 }
@@ -223,6 +226,7 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
     let mut config = VerifierConfig::new()
         .audience(&args.audience)
         .algorithms(&args.algorithms)
+        .require_at_jwt(args.require_at_jwt)
         .dpop(dpop);
     config = match args.domains.as_slice() {
         [one] => config.domain(one),

@@ -34,6 +34,11 @@ pub enum Algorithm {
     /// EdDSA with Ed25519 (RFC 8037), signature 64 octets.
     #[cfg(feature = "eddsa")]
     EdDSA,
+    /// Ed25519, the fully-specified name of EdDSA with an Ed25519 key (RFC 9864 section 2.2).
+    /// The same primitive as [`EdDSA`](Algorithm::EdDSA) here, which supports no other curve:
+    /// a JWK whose `alg` is either name verifies a token whose `alg` is either name.
+    #[cfg(feature = "eddsa")]
+    Ed25519,
 }
 
 /// The JWK key type (and curve) an algorithm needs.
@@ -68,6 +73,8 @@ impl Algorithm {
         Algorithm::ES512,
         #[cfg(feature = "eddsa")]
         Algorithm::EdDSA,
+        #[cfg(feature = "eddsa")]
+        Algorithm::Ed25519,
     ];
 
     /// The algorithm named `name` (exact, case-sensitive, RFC 7515 section 4.1.1).
@@ -105,6 +112,18 @@ impl Algorithm {
             Algorithm::ES512 => "ES512",
             #[cfg(feature = "eddsa")]
             Algorithm::EdDSA => "EdDSA",
+            #[cfg(feature = "eddsa")]
+            Algorithm::Ed25519 => "Ed25519",
+        }
+    }
+
+    /// The signature primitive this name selects: [`Ed25519`](Algorithm::Ed25519) is
+    /// [`EdDSA`](Algorithm::EdDSA), every other algorithm is itself.
+    pub const fn primitive(self) -> Self {
+        match self {
+            #[cfg(feature = "eddsa")]
+            Algorithm::Ed25519 => Algorithm::EdDSA,
+            other => other,
         }
     }
 
@@ -123,7 +142,7 @@ impl Algorithm {
             #[cfg(feature = "es512")]
             Algorithm::ES512 => KeyType::EcP521,
             #[cfg(feature = "eddsa")]
-            Algorithm::EdDSA => KeyType::Ed25519,
+            Algorithm::EdDSA | Algorithm::Ed25519 => KeyType::Ed25519,
         }
     }
 }

@@ -142,7 +142,7 @@ impl VerifyingKey for AwsLcKey {
         let (_, key) = self
             .parsed
             .iter()
-            .find(|(a, _)| *a == alg)
+            .find(|(a, _)| *a == alg.primitive())
             .ok_or(JoseError::KeyAlgorithmMismatch)?;
         key.verify_sig(message, signature)
             .map_err(|_| JoseError::InvalidSignature)

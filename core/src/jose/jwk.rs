@@ -205,7 +205,10 @@ impl Jwk {
                 .key_ops
                 .as_ref()
                 .is_none_or(|ops| ops.iter().any(|o| o == "verify"))
-            && self.alg.as_deref().is_none_or(|a| a == alg.name())
+            && self.alg.as_deref().is_none_or(|a| {
+                a == alg.name()
+                    || Algorithm::from_name(a).is_ok_and(|a| a.primitive() == alg.primitive())
+            })
     }
 
     /// Verifies `signature` over `message` with this key under `alg`.
@@ -278,7 +281,7 @@ impl JwkSet {
     /// # Errors
     /// [`JoseError::KeySetTooLarge`] for a body over the limit, [`JoseError::TooManyKeys`],
     /// [`JoseError::InvalidKeySet`] when the body is not a strict JSON object with a `keys`
-    /// array, and [`JoseError::PrivateKeyMaterial`] when any key carries private members (a
+    /// array of objects, and [`JoseError::PrivateKeyMaterial`] when any key carries private members (a
     /// publisher leaking private keys is not a source of trust).
     pub fn parse_with(
         body: &[u8],
@@ -300,10 +303,12 @@ impl JwkSet {
         let mut keys = Vec::with_capacity(entries.len());
         let mut skipped = 0usize;
         for entry in &entries {
-            let imported = match entry {
-                Value::Object(members) => Jwk::from_members_with(members, provider, &rsa_bits),
-                _ => Err(JoseError::InvalidKey("keys")),
+            // A member that is not an object is not a JWK of an unknown kind but a malformed
+            // set (RFC 7517 section 5: "keys" is an array of JWKs).
+            let Value::Object(members) = entry else {
+                return Err(JoseError::InvalidKeySet);
             };
+            let imported = Jwk::from_members_with(members, provider, &rsa_bits);
             match imported {
                 Ok(key) => keys.push(key),
                 Err(JoseError::PrivateKeyMaterial) => return Err(JoseError::PrivateKeyMaterial),
@@ -447,10 +452,7 @@ mod tests {
     use crate::jose::verify::RUST_CRYPTO;
 
     fn vector(name: &str) -> Value {
-        let path = alloc::format!(
-            "{}/../tests/vectors/rfc/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = alloc::format!("{}/../tests/vectors/rfc/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         serde_json::from_str(&text).unwrap()
     }
@@ -507,5 +509,27 @@ mod tests {
             JwkSet::parse(set.as_bytes(), &RUST_CRYPTO).err(),
             Some(JoseError::PrivateKeyMaterial)
         );
+    }
+
+    #[test]
+    fn members_that_are_not_objects_make_the_set_malformed() {
+        let v = vector("rfc7515_a3_es256.json");
+        let good = alloc::format!("{}", v["public_jwk"]);
+        // An unknown key type is skipped; the rest of the set stays usable.
+        let unknown = alloc::format!(r#"{{"keys":[{good},{{"kty":"XYZ"}}]}}"#);
+        let set = JwkSet::parse(unknown.as_bytes(), &RUST_CRYPTO).unwrap();
+        assert_eq!((set.keys().len(), set.skipped()), (1, 1));
+        for junk in [r#""k1""#, "1", "null", "true", r#"["x"]"#] {
+            for body in [
+                alloc::format!(r#"{{"keys":[{good},{junk}]}}"#),
+                alloc::format!(r#"{{"keys":[{junk},{good}]}}"#),
+            ] {
+                assert_eq!(
+                    JwkSet::parse(body.as_bytes(), &RUST_CRYPTO).err(),
+                    Some(JoseError::InvalidKeySet),
+                    "{body}"
+                );
+            }
+        }
     }
 }

@@ -204,7 +204,7 @@ impl VerifyingKey for RustCryptoKey {
                 key.verify(message, &sig).map_err(invalid)
             }
             #[cfg(feature = "eddsa")]
-            (RustCryptoKey::Ed25519(key), Algorithm::EdDSA) => {
+            (RustCryptoKey::Ed25519(key), Algorithm::EdDSA | Algorithm::Ed25519) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature).map_err(invalid)?;
                 // Strict verification: rejects non-canonical S (S >= L) and small-order keys.
                 key.verify_strict(message, &sig).map_err(invalid)

@@ -30,6 +30,9 @@ pub enum Reason {
     MalformedClaims(ClaimError),
     /// The token's `alg` is not in the allowed list.
     AlgorithmNotAllowed,
+    /// The header `typ` names another kind of JWT (`dpop+jwt`, `id_token+jwt`, ...), or is
+    /// not `at+jwt` when that is required (RFC 8725 section 3.11, RFC 9068 section 2.1).
+    TokenType,
     /// With multiple custom domains: the token has no string `iss`.
     MissingIssuer,
     /// With multiple custom domains: `iss` is not among the allowed domains.
@@ -61,6 +64,21 @@ impl From<DpopError> for Reason {
     }
 }
 
+impl Reason {
+    /// The `error_description` sent to the caller: what is wrong with the token or the
+    /// request, never the verifier's internal state (upstream statuses, the discovery
+    /// document's issuer, the tenant's URLs). The full cause stays in [`Display`](fmt::Display)
+    /// for the server's own logs.
+    pub fn public_description(&self) -> String {
+        match self {
+            Reason::DiscoveryFailed(_) => String::from("discovery request failed"),
+            Reason::JwksFetchFailed(_) => String::from("jwks request failed"),
+            Reason::InvalidJwks(_) => String::from("invalid jwks"),
+            _ => alloc::format!("{self}"),
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -69,6 +87,7 @@ impl fmt::Display for Reason {
             Reason::Malformed(e) => write!(f, "malformed token: {e}"),
             Reason::MalformedClaims(e) => write!(f, "malformed token: {e}"),
             Reason::AlgorithmNotAllowed => f.write_str("algorithm not allowed"),
+            Reason::TokenType => f.write_str("token typ is not an access token type"),
             Reason::MissingIssuer => f.write_str("token has no issuer"),
             Reason::IssuerNotAllowed => f.write_str("issuer not allowed"),
             Reason::ResolverFailed => f.write_str("domain resolution failed"),
@@ -120,7 +139,7 @@ impl VerifyError {
             _ => true,
         };
         let on_dpop = dpop_scheme || matches!(&reason, Reason::Dpop(e) if e.is_dpop_specific());
-        let description = alloc::format!("{reason}");
+        let description = reason.public_description();
         let target = if on_dpop {
             AuthScheme::DPoP
         } else {
@@ -160,13 +179,13 @@ impl VerifyError {
         }
     }
 
-    /// The HTTP status to answer with: 401, or 400 for `invalid_request` and
+    /// The HTTP status to answer with, from the code alone (SPEC section 4): 401 for
+    /// `verify_access_token_error` (also an empty token), 400 for `invalid_request` (also
+    /// when the challenge carries no `error`, as for a wrong scheme) and
     /// `invalid_dpop_proof`.
     pub fn status(&self) -> u16 {
-        match (&self.reason, wire_code(&self.reason)) {
-            (Reason::MissingToken, _) => 401,
-            (Reason::Dpop(e), _) if !e.challenge_has_error() => 401,
-            (_, ErrorCode::InvalidToken) => 401,
+        match wire_code(&self.reason) {
+            ErrorCode::InvalidToken => 401,
             _ => 400,
         }
     }
@@ -178,9 +197,12 @@ impl VerifyError {
 }
 
 /// The `error` value of the challenge (RFC 6750 section 3.1, RFC 9449 section 7.1).
+///
+/// An empty token is `invalid_token` (code `verify_access_token_error`, 401) although its
+/// challenge names no error: there was no token to judge (RFC 6750 section 3.1).
 fn wire_code(reason: &Reason) -> ErrorCode {
     match reason {
-        Reason::MissingToken => ErrorCode::InvalidRequest,
+        Reason::MissingToken => ErrorCode::InvalidToken,
         Reason::Dpop(e) => match e.code() {
             DpopErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
             DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,

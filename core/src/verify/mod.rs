@@ -42,6 +42,33 @@ use crate::jose::compact::CompactJws;
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::time::UnixTime;
 
+/// Explicit typing (RFC 8725 section 3.11): whether `typ` may head an access token. `typ`
+/// is a media type (RFC 7515 section 4.1.9): compared ignoring ASCII case, the
+/// `application/` prefix optional. No `typ`, `JWT` and `at+jwt` (RFC 9068) pass, and any
+/// other value not naming a `+jwt` kind; `dpop+jwt`, `id_token+jwt`, `logout+jwt` and every
+/// other `+jwt` are refused. With `require_at_jwt`, only `at+jwt` passes.
+fn is_access_token_typ(typ: Option<&str>, require_at_jwt: bool) -> bool {
+    const PREFIX: &str = "application/";
+    let Some(typ) = typ else {
+        return !require_at_jwt;
+    };
+    let subtype = match typ.get(..PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(PREFIX) => &typ[PREFIX.len()..],
+        _ => typ,
+    };
+    if subtype.eq_ignore_ascii_case("at+jwt") {
+        return true;
+    }
+    if require_at_jwt {
+        return false;
+    }
+    let plus_jwt = subtype.len() >= 4
+        && subtype
+            .get(subtype.len() - 4..)
+            .is_some_and(|s| s.eq_ignore_ascii_case("+jwt"));
+    !plus_jwt
+}
+
 impl Verifier {
     /// Starts verifying `token`. Every check SPEC section 2 can decide without the network
     /// runs here: scheme rules, token shape, `alg` (never `none` or `HS*`, and in the allowed
@@ -93,6 +120,9 @@ impl Verifier {
         let allowed = ctx.algorithms.unwrap_or(&self.algorithms);
         if !allowed.contains(&jws.header().alg) {
             return Err(fail(Reason::AlgorithmNotAllowed));
+        }
+        if !is_access_token_typ(jws.header().typ.as_deref(), self.require_at_jwt) {
+            return Err(fail(Reason::TokenType));
         }
         let claims = Claims::from_vec(jws.take_payload(), self.limits.max_json_depth)
             .map_err(|e| fail(Reason::MalformedClaims(e)))?;

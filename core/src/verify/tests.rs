@@ -807,7 +807,7 @@ mod dpop_matrix {
                     scheme: Some("DPoP"),
                     ..Default::default()
                 },
-                Err(("invalid_request", 401, bare.clone())),
+                Err(("invalid_request", 400, bare.clone())),
             ),
             (
                 "bound as bearer",
@@ -889,21 +889,21 @@ mod dpop_matrix {
                 &allowed,
                 &bound,
                 ctx(None, Some(&p_bound), "GET"),
-                Err(("invalid_request", 401, bare.clone())),
+                Err(("invalid_request", 400, bare.clone())),
             ),
             (
                 "basic scheme",
                 &allowed,
                 &unbound,
                 ctx(Some("Basic"), None, "GET"),
-                Err(("invalid_request", 401, bare.clone())),
+                Err(("invalid_request", 400, bare.clone())),
             ),
             (
                 "required: bearer",
                 &required,
                 &unbound,
                 ctx(Some("Bearer"), None, "GET"),
-                Err(("invalid_request", 401, vec![DPOP.to_string()])),
+                Err(("invalid_request", 400, vec![DPOP.to_string()])),
             ),
             (
                 "required: dpop ok",
@@ -924,7 +924,7 @@ mod dpop_matrix {
                 &disabled,
                 &bound,
                 ctx(Some("DPoP"), Some(&p_bound), "GET"),
-                Err(("invalid_request", 401, vec![BEARER.to_string()])),
+                Err(("invalid_request", 400, vec![BEARER.to_string()])),
             ),
         ];
         for (name, v, token, ctx, expected) in cases {
@@ -981,4 +981,279 @@ fn challenges_advertise_resource_metadata_when_configured() {
             r#"DPoP algs="ES256", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#,
         ]
     );
+}
+
+/// SPEC section 4: the status follows the code for every cause, also when the challenge
+/// carries no `error` (a wrong scheme, a missing proof) and for an empty token.
+#[test]
+fn status_follows_the_code_for_every_reason() {
+    use super::dpop::{DpopError, UrlError};
+    use crate::claims::ClaimError;
+    use crate::discovery::DocumentError;
+    use crate::jose::JoseError;
+    use crate::jose::json::JsonError;
+
+    const TOKEN: (&str, u16) = ("verify_access_token_error", 401);
+    const REQUEST: (&str, u16) = ("invalid_request", 400);
+    const PROOF: (&str, u16) = ("invalid_dpop_proof", 400);
+    let dpop: Vec<(DpopError, (&str, u16))> = vec![
+        (DpopError::SchemeNotAllowed, REQUEST),
+        (DpopError::DpopParamsWithoutScheme, REQUEST),
+        (DpopError::InvalidBinding, TOKEN),
+        (DpopError::BearerWithProof, REQUEST),
+        (DpopError::DpopWithoutBinding, TOKEN),
+        (DpopError::BoundTokenAsBearer, TOKEN),
+        (DpopError::MissingProof, REQUEST),
+        (DpopError::MultipleProofs, PROOF),
+        (DpopError::MissingMethod, REQUEST),
+        (DpopError::MissingUrl, REQUEST),
+        (DpopError::InvalidRequestUrl(UrlError::Scheme), REQUEST),
+        (DpopError::ProofTooLarge, PROOF),
+        (
+            DpopError::InvalidProofSyntax(JoseError::SegmentCount),
+            PROOF,
+        ),
+        (DpopError::InvalidTyp, PROOF),
+        (DpopError::UnsupportedAlg, PROOF),
+        (DpopError::MissingJwk, PROOF),
+        (DpopError::InvalidJwk(JoseError::PrivateKeyMaterial), PROOF),
+        (DpopError::InvalidSignature, PROOF),
+        (DpopError::InvalidJti, PROOF),
+        (DpopError::InvalidIat, PROOF),
+        (DpopError::IatOutOfWindow, PROOF),
+        (DpopError::InvalidTimeClaim("exp"), PROOF),
+        (DpopError::ProofExpired, PROOF),
+        (DpopError::ProofNotYetValid, PROOF),
+        (DpopError::MissingClaim("htm"), PROOF),
+        (DpopError::HtmMismatch, PROOF),
+        (DpopError::InvalidHtu(UrlError::Scheme), PROOF),
+        (DpopError::HtuMismatch, PROOF),
+        (DpopError::AthMismatch, PROOF),
+        (DpopError::JktMismatch, TOKEN),
+        (DpopError::Replayed, PROOF),
+        (DpopError::ReplayCacheFull, PROOF),
+    ];
+    let mut table: Vec<(Reason, (&str, u16))> = vec![
+        (Reason::MissingToken, TOKEN),
+        (Reason::Malformed(JoseError::SegmentCount), TOKEN),
+        (
+            Reason::MalformedClaims(ClaimError::Malformed(JsonError::Syntax)),
+            TOKEN,
+        ),
+        (Reason::AlgorithmNotAllowed, TOKEN),
+        (Reason::TokenType, TOKEN),
+        (Reason::MissingIssuer, TOKEN),
+        (Reason::IssuerNotAllowed, TOKEN),
+        (Reason::ResolverFailed, TOKEN),
+        (Reason::DiscoveryFailed(None), TOKEN),
+        (
+            Reason::DiscoveryFailed(Some(DocumentError::Status(503))),
+            TOKEN,
+        ),
+        (Reason::JwksFetchFailed(None), TOKEN),
+        (Reason::InvalidJwks(JoseError::InvalidKeySet), TOKEN),
+        (Reason::UnknownKid, TOKEN),
+        (Reason::KeyMismatch(JoseError::AmbiguousKey), TOKEN),
+        (Reason::InvalidSignature, TOKEN),
+        (Reason::Claims(ClaimError::Expired), TOKEN),
+        (Reason::Misuse, TOKEN),
+    ];
+    table.extend(dpop.into_iter().map(|(e, want)| (Reason::Dpop(e), want)));
+    for mode in [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled] {
+        for dpop_scheme in [false, true] {
+            for (reason, (code, status)) in &table {
+                let e = super::error::VerifyError::new(reason.clone(), mode, dpop_scheme, None);
+                assert_eq!((e.code(), e.status()), (*code, *status), "{reason:?}");
+                let error_attr = e.www_authenticate().iter().any(|c| c.contains("error="));
+                if error_attr {
+                    assert!(
+                        e.www_authenticate()
+                            .iter()
+                            .any(|c| c.contains(&format!("error=\"{}\"", wire(code)))),
+                        "{reason:?}: {:?}",
+                        e.www_authenticate()
+                    );
+                }
+            }
+        }
+    }
+
+    fn wire(code: &str) -> &str {
+        if code == "verify_access_token_error" {
+            "invalid_token"
+        } else {
+            code
+        }
+    }
+}
+
+/// An empty token is judged like no token at all, whatever else the request carries:
+/// `verify_access_token_error`, 401, and bare challenges (RFC 6750 section 3.1).
+#[test]
+fn an_empty_token_is_a_bare_401() {
+    let v = verifier(CachePolicy::default());
+    let bare = [r#"Bearer realm="api""#, r#"DPoP algs="ES256""#];
+    let contexts = [
+        RequestContext::default(),
+        RequestContext {
+            scheme: Some("Bearer"),
+            ..RequestContext::default()
+        },
+        RequestContext {
+            scheme: Some("DPoP"),
+            dpop_proof: Some("eyJhbGciOiJFUzI1NiJ9.e30.c2ln"),
+            http_method: Some("GET"),
+            http_url: Some("https://api.example/orders"),
+            ..RequestContext::default()
+        },
+    ];
+    for ctx in &contexts {
+        let err = v.verify_access_token("", ctx).unwrap_err();
+        assert_eq!(err.reason(), &Reason::MissingToken);
+        assert_eq!(
+            (err.code(), err.status()),
+            ("verify_access_token_error", 401)
+        );
+        assert_eq!(err.www_authenticate(), bare, "{ctx:?}");
+    }
+}
+
+/// The description sent to an unauthenticated caller names what is wrong, never the
+/// verifier's internal state; `Display` keeps the full cause for the server's logs.
+#[test]
+fn challenges_do_not_reveal_upstream_state() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let t = token("k1");
+    let answers: [(u16, Vec<u8>); 3] = [
+        (503, b"{}".to_vec()),
+        (
+            200,
+            serde_json::to_vec(&json!({"issuer": "https://internal.example/", "jwks_uri": JWKS}))
+                .unwrap(),
+        ),
+        (
+            200,
+            serde_json::to_vec(&json!({"issuer": ISS, "jwks_uri": "http://10.0.0.7/keys"}))
+                .unwrap(),
+        ),
+    ];
+    for (i, (status, body)) in answers.into_iter().enumerate() {
+        let later = UnixTime::from_secs(NOW + 60 * i as u64);
+        let mut flow = v
+            .verify_access_token(&t, &RequestContext::default())
+            .unwrap();
+        let Action::NeedHttp(_) = flow.poll(&mut caches, later).unwrap() else {
+            panic!("expected a discovery request");
+        };
+        let response = HttpResponse::new(status, "application/json", body);
+        flow.handle_response(&mut caches, Ok(response), later);
+        let err = flow.poll(&mut caches, later).unwrap_err();
+        assert!(matches!(err.reason(), Reason::DiscoveryFailed(Some(_))));
+        let header = err.www_authenticate().join(" ");
+        assert!(
+            header.contains(r#"error_description="discovery request failed""#),
+            "{header}"
+        );
+        for secret in ["503", "issuer", "internal", "10.0.0.7", "jwks_uri"] {
+            assert!(!header.contains(secret), "{secret} in {header}");
+        }
+        assert_ne!(err.to_string(), "discovery request failed");
+    }
+}
+
+/// RFC 8725 section 3.11: a token whose `typ` names another kind of JWT is refused before
+/// any request, and `require_at_jwt` admits `at+jwt` only.
+#[test]
+fn explicit_typing() {
+    let lenient = verifier(CachePolicy::default());
+    let strict = VerifierConfig::new()
+        .domain("tenant.example")
+        .audience("api://orders")
+        .algorithms(["ES256"])
+        .require_at_jwt(true)
+        .build()
+        .unwrap();
+    let cases: &[(Option<&str>, bool, bool)] = &[
+        // (typ, accepted by default, accepted when at+jwt is required)
+        (None, true, false),
+        (Some("JWT"), true, false),
+        (Some("jwt"), true, false),
+        (Some("application/jwt"), true, false),
+        (Some("at+jwt"), true, true),
+        (Some("AT+JWT"), true, true),
+        (Some("application/at+jwt"), true, true),
+        (Some("dpop+jwt"), false, false),
+        (Some("application/dpop+jwt"), false, false),
+        (Some("logout+jwt"), false, false),
+        (Some("secevent+jwt"), false, false),
+        (Some("id_token+jwt"), false, false),
+        (Some("token-introspection+JWT"), false, false),
+        (Some("+jwt"), false, false),
+    ];
+    for (typ, default_ok, strict_ok) in cases {
+        let mut header = json!({"alg": "ES256", "kid": "k1"});
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
+        let t = sign(1, header, &claims());
+        for (v, want) in [(&lenient, default_ok), (&strict, strict_ok)] {
+            let mut caches = v.new_caches();
+            let mut server = Server::new();
+            let got = run(v, &mut caches, &mut server, &t, NOW);
+            if *want {
+                assert!(got.is_ok(), "{typ:?}: {got:?}");
+            } else {
+                assert_eq!(got, Err(Reason::TokenType), "{typ:?}");
+                assert!(server.log.is_empty(), "{typ:?} made a request");
+            }
+        }
+    }
+}
+
+/// The flow checks `iss` and `aud` against the configuration, not against the token: a
+/// correctly signed token of another issuer or for another audience is refused after the
+/// signature check.
+#[test]
+fn the_flow_checks_iss_and_aud_against_the_configuration() {
+    use crate::claims::ClaimError;
+    let v = verifier(CachePolicy::default());
+    let cases = [
+        (
+            "iss",
+            json!("https://other.example/"),
+            ClaimError::IssuerMismatch,
+        ),
+        (
+            "iss",
+            json!("https://tenant.example"),
+            ClaimError::IssuerMismatch,
+        ),
+        ("aud", json!("api://other"), ClaimError::AudienceMismatch),
+        (
+            "aud",
+            json!(["api://other", ISS]),
+            ClaimError::AudienceMismatch,
+        ),
+        ("nbf", json!(NOW + 1), ClaimError::NotYetValid),
+        ("exp", json!(NOW), ClaimError::Expired),
+    ];
+    for (name, value, want) in cases {
+        let mut c = claims();
+        c[name] = value.clone();
+        let t = sign(1, json!({"alg": "ES256", "kid": "k1"}), &c);
+        let mut caches = v.new_caches();
+        let mut server = Server::new();
+        assert_eq!(
+            run(&v, &mut caches, &mut server, &t, NOW),
+            Err(Reason::Claims(want)),
+            "{name} = {value}"
+        );
+        // The signature was checked with the configured tenant's keys first.
+        assert_eq!(server.log, [DISCOVERY, JWKS]);
+    }
+    // The same token with the configured values passes.
+    let t = sign(1, json!({"alg": "ES256", "kid": "k1"}), &claims());
+    let mut caches = v.new_caches();
+    assert!(run(&v, &mut caches, &mut Server::new(), &t, NOW).is_ok());
 }
