@@ -97,31 +97,51 @@ pub fn parse_discovery(
     if issuer != expected_issuer {
         return Err(DocumentError::IssuerMismatch);
     }
-    let jwks_uri = string("jwks_uri")?;
-    check_https_url(jwks_uri, "jwks_uri")?;
+    let jwks_uri = normalize_https_url(string("jwks_uri")?, "jwks_uri")?;
     let token_endpoint = match doc.get("token_endpoint") {
         None => None,
-        Some(Value::String(s)) => {
-            check_https_url(s, "token_endpoint")?;
-            Some(s.clone())
-        }
+        Some(Value::String(s)) => Some(normalize_https_url(s, "token_endpoint")?),
         Some(_) => return Err(DocumentError::MissingMember("token_endpoint")),
     };
     Ok(DiscoveryDocument {
         issuer: String::from(issuer),
-        jwks_uri: String::from(jwks_uri),
+        jwks_uri,
         token_endpoint,
     })
 }
 
-/// Accepts an absolute `https` URL with a non-empty host, no user info, no fragment, and no
+/// [`check_https_url`], then the URL with its scheme and host in lower case (RFC 3986
+/// section 6.2.2.1), so that requests, caches and single-flight keys see one spelling of
+/// it. Port, path and query are kept as given.
+///
+/// # Errors
+/// [`DocumentError::InvalidUrl`] naming `member`.
+pub fn normalize_https_url(url: &str, member: &'static str) -> Result<String, DocumentError> {
+    check_https_url(url, member)?;
+    let rest = &url[SCHEME.len()..];
+    let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_len);
+    let mut out = String::with_capacity(url.len());
+    out.push_str(SCHEME);
+    out.push_str(&authority.to_ascii_lowercase());
+    out.push_str(tail);
+    Ok(out)
+}
+
+const SCHEME: &str = "https://";
+
+/// Accepts an absolute `https` URL (the scheme in any case) with a non-empty host, no user info, no fragment, and no
 /// white space, control characters or backslashes.
 ///
 /// # Errors
 /// [`DocumentError::InvalidUrl`] naming `member`.
 pub fn check_https_url(url: &str, member: &'static str) -> Result<(), DocumentError> {
     let bad = DocumentError::InvalidUrl(member);
-    let rest = url.strip_prefix("https://").ok_or(bad.clone())?;
+    let rest = url
+        .get(..SCHEME.len())
+        .filter(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
+        .and_then(|_| url.get(SCHEME.len()..))
+        .ok_or(bad.clone())?;
     if url.len() > 2048
         || url
             .chars()
@@ -197,6 +217,28 @@ mod tests {
         for (body, expected) in cases {
             assert_eq!(doc(body).as_ref().err(), Some(expected), "{body}");
         }
+    }
+
+    /// RFC 3986 section 6.2.2.1: scheme and host compare ignoring case, so the discovered
+    /// URLs are requested (and cached) with both in lower case; the rest is kept.
+    #[test]
+    fn discovered_urls_have_a_lower_case_host() {
+        let body = r#"{"issuer":"https://tenant.example/","jwks_uri":"HTTPS://Tenant.EXAMPLE:8443/Keys/JWKS.json?Kid=A","token_endpoint":"https://TENANT.example/OAuth/Token"}"#;
+        let d = doc(body).unwrap();
+        assert_eq!(
+            d.jwks_uri,
+            "https://tenant.example:8443/Keys/JWKS.json?Kid=A"
+        );
+        assert_eq!(
+            d.token_endpoint.as_deref(),
+            Some("https://tenant.example/OAuth/Token")
+        );
+        let query_only = normalize_https_url("https://A.example?X=Y", "jwks_uri").unwrap();
+        assert_eq!(query_only, "https://a.example?X=Y");
+        assert_eq!(
+            normalize_https_url("HTTP://a.example/", "jwks_uri"),
+            Err(DocumentError::InvalidUrl("jwks_uri"))
+        );
     }
 
     #[test]
