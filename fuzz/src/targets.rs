@@ -20,6 +20,7 @@ use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
 use auth0_api::domain::Issuer;
+use auth0_api::time::{NumericDate, NumericDateError};
 use auth0_api::exchange::{ACCESS_TOKEN_TYPE, CONNECTION_TOKEN_TYPE};
 use auth0_api::exchange::error::{ExchangeError, RetryAfter};
 use auth0_api::exchange::response::{
@@ -61,6 +62,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("dpop_proof", dpop_proof),
     ("token_response", token_response),
     ("extract", extract),
+    ("numeric_date", numeric_date),
 ];
 
 /// The tenant every target assumes.
@@ -346,6 +348,42 @@ pub fn htu(data: &[u8]) {
     };
     if let Ok(normal) = normalize_htu(url) {
         assert_eq!(normalize_htu(&normal).as_deref(), Ok(normal.as_str()), "{url:?}");
+    }
+}
+
+/// `numeric_date`: [`NumericDate::from_json`] agrees with serde_json on what a JSON number is,
+/// and its value with the nearest `f64` (within that float's own rounding).
+pub fn numeric_date(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    let ours = NumericDate::from_json(text);
+    let theirs = serde_json::from_str::<serde_json::Number>(text);
+    match (&ours, &theirs) {
+        (Err(NumericDateError::NotANumber), Ok(_)) => panic!("{text:?} is a JSON number"),
+        (Ok(_), Err(e)) if !e.to_string().contains("out of range") => {
+            panic!("{text:?} is not a JSON number: {e}")
+        }
+        _ => {}
+    }
+    let Some(value) = theirs.ok().and_then(|n| n.as_f64()) else {
+        return;
+    };
+    match ours {
+        Ok(date) => {
+            let secs = date.floor().as_secs() as f64;
+            // The float may round up to the next whole second, never further.
+            assert!(value >= secs * (1.0 - 1e-15) - 1e-300, "{text:?}: {value} < {secs}");
+            assert!(value <= (secs + 1.0) * (1.0 + 1e-15), "{text:?}: {value} > {secs} + 1");
+            if !date.has_fraction() && secs < 9.0e15 {
+                assert_eq!(value, secs, "{text:?}");
+            }
+        }
+        Err(NumericDateError::Negative) => assert!(value <= 0.0, "{text:?}"),
+        Err(NumericDateError::TooLarge) => {
+            assert!(value >= 1.8e19, "{text:?}: {value}");
+        }
+        Err(e) => panic!("{text:?}: {e:?}"),
     }
 }
 

@@ -700,3 +700,69 @@ fn returned_token_types_are_checked_against_the_request() {
         assert_eq!(unexpected_type(result.map(drop)), Some(field));
     }
 }
+
+/// The reserved names, spelled out here rather than read from the constant that defines them,
+/// so that dropping one from the list fails this test. None can be set through an extra
+/// parameter, in any case; and a request that does go out carries
+/// each protocol parameter exactly once.
+#[test]
+fn reserved_parameters_named_literally() {
+    let ex = exchanger();
+    let names = [
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "subject_token",
+        "subject_token_type",
+        "actor_token",
+        "actor_token_type",
+        "requested_token_type",
+        "audience",
+        "scope",
+        "resource",
+        "connection",
+        "login_hint",
+        "organization",
+    ];
+    for name in names {
+        for spelling in [name.to_string(), name.to_ascii_uppercase()] {
+            let extra = ExtraParameters::new().with(spelling.clone(), "attacker");
+            let custom = CustomTokenExchange { extra, ..request() };
+            let err = ex.custom_token_exchange(&custom, RANDOM).err();
+            assert!(
+                matches!(&err, Some(ExchangeError::ReservedParameter { name }) if *name == spelling),
+                "custom {spelling}: {err:?}"
+            );
+        }
+    }
+
+    let custom = CustomTokenExchange {
+        extra: ExtraParameters::new().with("grant_type_hint", "x"),
+        ..request()
+    };
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&custom, RANDOM).unwrap();
+    let (result, log) = drive(&mut flow, &mut caches, tenant(None));
+    result.unwrap();
+    let token_request = log.iter().find(|r| r.url == TOKEN).unwrap();
+    let form = sorted_form(token_request);
+    for name in [
+        "grant_type",
+        "client_id",
+        "subject_token",
+        "subject_token_type",
+    ] {
+        assert_eq!(
+            form.iter().filter(|(n, _)| n == name).count(),
+            1,
+            "{name} in {form:?}"
+        );
+    }
+    assert!(form.contains(&(
+        "grant_type".to_string(),
+        "urn:ietf:params:oauth:grant-type:token-exchange".to_string()
+    )));
+    assert!(form.contains(&("grant_type_hint".to_string(), "x".to_string())));
+}

@@ -120,7 +120,15 @@ impl Adapter {
 }
 
 fn client_of(kind: Kind, tenant: &MockTenant, v: &Verifier, timeout: Duration) -> Adapter {
-    let ca = vec![tenant.ca_pem().as_bytes().to_vec()];
+    client_for(kind, &[tenant], v, timeout)
+}
+
+/// A client trusting the CA of each of `tenants`.
+fn client_for(kind: Kind, tenants: &[&MockTenant], v: &Verifier, timeout: Duration) -> Adapter {
+    let ca: Vec<Vec<u8>> = tenants
+        .iter()
+        .map(|t| t.ca_pem().as_bytes().to_vec())
+        .collect();
     match kind {
         Kind::Ureq => Adapter::Ureq(
             auth0_api_ureq::Client::new(
@@ -185,6 +193,79 @@ fn bearer_tokens_verify_and_stay_cached() {
             (1, 1),
             "{kind:?}"
         );
+    }
+}
+
+/// `iss` and `aud` are checked against the configuration, end to end: a correctly signed
+/// token naming another issuer or audience is refused, and a token of one tenant never
+/// passes a verifier of another, with one domain or with multiple custom domains.
+#[test]
+fn issuer_and_audience_come_from_the_configuration() {
+    use auth0_api::claims::ClaimError;
+    for kind in ADAPTERS {
+        let (a, b) = (tenant(), tenant());
+        let vb = verifier(&b);
+        let c = client_for(kind, &[&a, &b], &vb, Duration::from_secs(10));
+        let spec = || {
+            TokenSpec::new(DEFAULT_AUDIENCE)
+                .alg(Alg::Es256)
+                .subject("user")
+        };
+        // Signed by B's own key, but naming A (or nothing like B) as the issuer.
+        for iss in [
+            a.issuer().to_string(),
+            b.issuer().trim_end_matches('/').to_string(),
+        ] {
+            let forged = b
+                .mint_access_token(&spec().claim("iss", iss.clone()))
+                .unwrap();
+            assert_eq!(
+                reason(&c, &vb, &forged),
+                Reason::Claims(ClaimError::IssuerMismatch),
+                "{kind:?} iss {iss}"
+            );
+        }
+        // Signed by B for another audience.
+        let other_aud = b
+            .mint_access_token(&TokenSpec::new("https://other.example/api").alg(Alg::Es256))
+            .unwrap();
+        assert_eq!(
+            reason(&c, &vb, &other_aud),
+            Reason::Claims(ClaimError::AudienceMismatch),
+            "{kind:?}"
+        );
+        // A's genuine token at B's verifier: A's key is not in B's set.
+        let from_a = token(&a, Alg::Es256);
+        assert_eq!(reason(&c, &vb, &from_a), Reason::UnknownKid, "{kind:?}");
+        assert_eq!(a.total_requests(), 0, "{kind:?}: B's verifier asked A");
+
+        // Multiple custom domains: B and a third tenant allowed, A not. A's token is refused
+        // before any request; B's key signing for A's issuer is refused too.
+        let third = tenant();
+        let mcd = VerifierConfig::new()
+            .domains([b.issuer(), third.issuer()])
+            .audience(DEFAULT_AUDIENCE)
+            .algorithms(["ES256"])
+            .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+            .build()
+            .unwrap();
+        let c = client_for(kind, &[&a, &b, &third], &mcd, Duration::from_secs(10));
+        assert_eq!(
+            reason(&c, &mcd, &from_a),
+            Reason::IssuerNotAllowed,
+            "{kind:?}"
+        );
+        assert_eq!(a.total_requests(), 0, "{kind:?}");
+        // B's token claiming the third tenant: the third tenant's keys do not know B's kid.
+        let cross = b
+            .mint_access_token(&spec().claim("iss", third.issuer()))
+            .unwrap();
+        assert_eq!(reason(&c, &mcd, &cross), Reason::UnknownKid, "{kind:?}");
+        // The genuine tokens of both allowed tenants pass.
+        for t in [&b, &third] {
+            c.verify(&mcd, &token(t, Alg::Es256), &RequestContext::default())
+                .unwrap();
+        }
     }
 }
 
