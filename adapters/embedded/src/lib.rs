@@ -68,6 +68,8 @@ extern crate alloc;
 
 #[cfg(feature = "reqwless")]
 pub mod https;
+#[cfg(feature = "reqwless")]
+pub mod pin;
 
 use auth0_api::cache::Caches;
 use auth0_api::claims::Claims;
