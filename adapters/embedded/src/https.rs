@@ -715,6 +715,73 @@ mod tests {
     }
 
     #[test]
+    fn verified_accepts_a_handshake_only_after_a_certificate_then_its_signature() {
+        use embedded_tls::{CertificateEntryRef, NoVerify, SignatureScheme};
+
+        let transcript = <Aes128GcmSha256 as TlsCipherSuite>::Hash::default();
+        let certificate = || {
+            let mut chain = CertificateRef::with_context(&[]);
+            chain.add(CertificateEntryRef::X509(b"leaf")).unwrap();
+            chain
+        };
+        let signature = || CertificateVerifyRef {
+            signature_scheme: SignatureScheme::EcdsaSecp256r1Sha256,
+            signature: b"sig",
+        };
+        // A verifier accepting anything, to see the order the transport enforces.
+        let mut provider = Verified::new(rand_core::OsRng, NoVerify);
+
+        // The server skipped both messages; embedded-tls would call that a handshake.
+        provider.handshake_starts();
+        assert!(matches!(
+            provider.handshake_ends(Ok(())),
+            Err(HttpsError::Unauthenticated)
+        ));
+
+        // A certificate without its signature.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        assert!(matches!(
+            provider.handshake_ends(Ok(())),
+            Err(HttpsError::Unauthenticated)
+        ));
+
+        // A signature first, then a second certificate or signature: refused.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        assert!(verifier.verify_signature(signature()).is_err());
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        assert!(
+            verifier
+                .verify_certificate(&transcript, certificate())
+                .is_err()
+        );
+        verifier.verify_signature(signature()).unwrap();
+        assert!(verifier.verify_signature(signature()).is_err());
+
+        // Both, in order: accepted; the next handshake starts from nothing.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        verifier.verify_signature(signature()).unwrap();
+        assert!(provider.handshake_ends(Ok(())).is_ok());
+        provider.handshake_starts();
+        assert!(provider.handshake_ends(Ok(())).is_err());
+        // A failed handshake is the TLS error.
+        assert!(matches!(
+            provider.handshake_ends(Err(TlsError::InvalidCertificate)),
+            Err(HttpsError::Tls(TlsError::InvalidCertificate))
+        ));
+    }
+
+    #[test]
     fn https_error_messages_are_lower_case_without_period() {
         let all = [
             HttpsError::UnsupportedUrl,

@@ -489,3 +489,321 @@ fn sequence_body<'a>(reader: &mut SliceReader<'a>) -> Result<&'a [u8], der::Erro
     header.tag().assert_eq(Tag::Sequence)?;
     reader.read_slice(header.length())
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use alloc::vec::Vec;
+
+    use digest::Digest as _;
+    use embedded_tls::Sha256 as Transcript;
+    use rcgen::{CertificateParams, KeyPair, PublicKeyData as _, SignatureAlgorithm};
+
+    use super::*;
+
+    /// A self-signed certificate and its key, of the given algorithm.
+    fn certificate(alg: &'static SignatureAlgorithm) -> (Vec<u8>, KeyPair) {
+        let key = KeyPair::generate_for(alg).unwrap();
+        let cert = CertificateParams::new(alloc::vec![String::from("t.example")])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.der().to_vec(), key)
+    }
+
+    use alloc::string::String;
+
+    fn transcript(label: &[u8]) -> Transcript {
+        let mut hash = Transcript::new();
+        hash.update(label);
+        hash
+    }
+
+    /// What the server signs for a transcript (RFC 8446 section 4.4.3).
+    fn signed_content(transcript: &Transcript) -> Vec<u8> {
+        let mut message = alloc::vec![0x20u8; 64];
+        message.extend_from_slice(SERVER_SIGNATURE_CONTEXT);
+        message.extend_from_slice(&transcript.clone().finalize());
+        message
+    }
+
+    fn sign(key: &KeyPair, message: &[u8]) -> (SignatureScheme, Vec<u8>) {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::DecodePrivateKey as _;
+        let der = key.serialize_der();
+        if let Ok(signer) = p256::ecdsa::SigningKey::from_pkcs8_der(&der) {
+            let signature: p256::ecdsa::Signature = signer.sign(message);
+            return (
+                SignatureScheme::EcdsaSecp256r1Sha256,
+                signature.to_der().as_bytes().to_vec(),
+            );
+        }
+        let signer = p384::ecdsa::SigningKey::from_pkcs8_der(&der).unwrap();
+        let signature: p384::ecdsa::Signature = signer.sign(message);
+        (
+            SignatureScheme::EcdsaSecp384r1Sha384,
+            signature.to_der().as_bytes().to_vec(),
+        )
+    }
+
+    fn chain(der: &[u8]) -> CertificateRef<'_> {
+        let mut chain = CertificateRef::with_context(&[]);
+        chain.add(CertificateEntryRef::X509(der)).unwrap();
+        chain
+    }
+
+    #[test]
+    fn hex_pins_read_what_sha256sum_prints_and_nothing_else() {
+        let hex = "00ff10a0b1c2d3e4f5a6b7c8d9eaFBFC0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f50";
+        let pin = SpkiPin::from_hex(hex).unwrap();
+        assert_eq!(pin.as_bytes()[..3], [0x00, 0xff, 0x10]);
+        assert_eq!(alloc::format!("{pin}"), hex.to_ascii_lowercase());
+        assert_eq!(SpkiPin::from_hex(&alloc::format!("{pin}")), Ok(pin));
+        for bad in [
+            "",
+            &hex[..63],
+            &hex[..62],
+            &alloc::format!("{hex}0"),
+            &alloc::format!("{hex}  -"),
+            &alloc::format!(" {}", &hex[1..]),
+            &hex.replace('a', "g"),
+            &alloc::format!("{}é", &hex[..62]),
+        ] {
+            assert_eq!(SpkiPin::from_hex(bad), Err(PinParseError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_certificates_pin_is_the_digest_of_its_subject_public_key_info() {
+        for alg in [
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+            &rcgen::PKCS_ED25519,
+        ] {
+            let (der, key) = certificate(alg);
+            let spki = key.subject_public_key_info();
+            assert_eq!(certificate_spki(&der).unwrap(), spki.as_slice());
+            assert_eq!(
+                SpkiPin::of_certificate(&der).unwrap(),
+                SpkiPin::from_sha256(<sha2::Sha256 as sha2::Digest>::digest(&spki).into())
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_certificates_are_refused_without_panicking() {
+        let (der, _) = certificate(&rcgen::PKCS_ECDSA_P256_SHA256);
+        for len in 0..der.len() {
+            assert!(certificate_spki(&der[..len]).is_err(), "prefix of {len}");
+        }
+        let mut longer = der.clone();
+        longer.push(0);
+        assert!(certificate_spki(&longer).is_err(), "trailing data");
+        for i in 0..der.len() {
+            for value in [0x00, 0x80, 0xff] {
+                let mut damaged = der.clone();
+                damaged[i] = value;
+                // Any outcome but a panic; a found key is still only trusted if pinned.
+                let _ = SpkiPin::of_certificate(&damaged);
+            }
+        }
+        assert_eq!(
+            SpkiPin::of_certificate(b"\x30\x84\xff\xff\xff\xff"),
+            Err(PinError::MalformedCertificate)
+        );
+    }
+
+    #[test]
+    fn a_pinned_key_must_sign_the_handshake() {
+        for alg in [
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+        ] {
+            let (der, key) = certificate(alg);
+            let pins = [SpkiPin::of_certificate(&der).unwrap()];
+            let hash = transcript(b"client hello .. certificate");
+            let (scheme, signature) = sign(&key, &signed_content(&hash));
+
+            let mut keys = PinnedKeys::new(&pins);
+            keys.verify_certificate(&hash, chain(&der)).unwrap();
+            assert!(!keys.is_proven(), "not before the signature");
+            keys.verify_signature(CertificateVerifyRef {
+                signature_scheme: scheme,
+                signature: &signature,
+            })
+            .unwrap();
+            assert!(keys.is_proven());
+            assert_eq!(keys.refusal(), None);
+
+            // A signature over another handshake (a replayed CertificateVerify).
+            let mut keys = PinnedKeys::new(&pins);
+            keys.verify_certificate(&transcript(b"another handshake"), chain(&der))
+                .unwrap();
+            let err = keys.verify_signature(CertificateVerifyRef {
+                signature_scheme: scheme,
+                signature: &signature,
+            });
+            assert!(matches!(err, Err(TlsError::InvalidSignature)), "{err:?}");
+            assert_eq!(keys.refusal(), Some(PinError::BadSignature));
+            assert!(!keys.is_proven());
+
+            // Another key's signature over the right handshake.
+            let (_, stranger) = certificate(alg);
+            let (_, forged) = sign(&stranger, &signed_content(&hash));
+            let mut keys = PinnedKeys::new(&pins);
+            keys.verify_certificate(&hash, chain(&der)).unwrap();
+            let err = keys.verify_signature(CertificateVerifyRef {
+                signature_scheme: scheme,
+                signature: &forged,
+            });
+            assert!(matches!(err, Err(TlsError::InvalidSignature)), "{err:?}");
+            assert_eq!(keys.refusal(), Some(PinError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        let (der, key) = certificate(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let pins = [SpkiPin::of_certificate(&der).unwrap()];
+        let hash = transcript(b"handshake");
+        let (_, signature) = sign(&key, &signed_content(&hash));
+        let verify = |scheme| CertificateVerifyRef {
+            signature_scheme: scheme,
+            signature: &signature,
+        };
+
+        // A key not pinned.
+        let (other, _) = certificate(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let mut keys = PinnedKeys::new(&pins);
+        let err = keys.verify_certificate(&hash, chain(&other));
+        assert!(matches!(err, Err(TlsError::InvalidCertificate)), "{err:?}");
+        assert_eq!(keys.refusal(), Some(PinError::NotPinned));
+
+        // Nothing pinned.
+        let mut keys = PinnedKeys::new(&[]);
+        assert!(keys.verify_certificate(&hash, chain(&der)).is_err());
+        assert_eq!(keys.refusal(), Some(PinError::NotPinned));
+
+        // A pinned key of a kind whose signatures are not checked here.
+        let (ed25519, _) = certificate(&rcgen::PKCS_ED25519);
+        let ed_pins = [SpkiPin::of_certificate(&ed25519).unwrap()];
+        let mut keys = PinnedKeys::new(&ed_pins);
+        assert!(keys.verify_certificate(&hash, chain(&ed25519)).is_err());
+        assert_eq!(keys.refusal(), Some(PinError::UnsupportedKey));
+
+        // No certificate, or a raw public key.
+        let mut keys = PinnedKeys::new(&pins);
+        let empty = CertificateRef::with_context(&[]);
+        assert!(keys.verify_certificate(&hash, empty).is_err());
+        assert_eq!(keys.refusal(), Some(PinError::NoCertificate));
+        let mut keys = PinnedKeys::new(&pins);
+        let mut raw = CertificateRef::with_context(&[]);
+        raw.add(CertificateEntryRef::RawPublicKey(&der)).unwrap();
+        assert!(keys.verify_certificate(&hash, raw).is_err());
+        assert_eq!(keys.refusal(), Some(PinError::NoCertificate));
+
+        // Garbage where the certificate should be.
+        let mut keys = PinnedKeys::new(&pins);
+        assert!(
+            keys.verify_certificate(&hash, chain(b"\x30\x03abc"))
+                .is_err()
+        );
+        assert_eq!(keys.refusal(), Some(PinError::MalformedCertificate));
+
+        // A scheme that does not fit the key (P-384 for a P-256 key), or no ECDSA at all.
+        for scheme in [
+            SignatureScheme::EcdsaSecp384r1Sha384,
+            SignatureScheme::Ed25519,
+            SignatureScheme::RsaPssRsaeSha256,
+        ] {
+            let mut keys = PinnedKeys::new(&pins);
+            keys.verify_certificate(&hash, chain(&der)).unwrap();
+            let err = keys.verify_signature(verify(scheme));
+            assert!(
+                matches!(err, Err(TlsError::InvalidSignatureScheme)),
+                "{err:?}"
+            );
+            assert_eq!(keys.refusal(), Some(PinError::UnsupportedScheme));
+        }
+
+        // Out of order: a signature first, a second certificate, a second signature.
+        let mut keys = PinnedKeys::new(&pins);
+        let err = keys.verify_signature(verify(SignatureScheme::EcdsaSecp256r1Sha256));
+        assert!(matches!(err, Err(TlsError::InvalidHandshake)), "{err:?}");
+        assert_eq!(keys.refusal(), Some(PinError::OutOfOrder));
+        let mut keys = PinnedKeys::new(&pins);
+        keys.verify_certificate(&hash, chain(&der)).unwrap();
+        assert!(keys.verify_certificate(&hash, chain(&der)).is_err());
+        assert_eq!(keys.refusal(), Some(PinError::OutOfOrder));
+        let mut keys = PinnedKeys::new(&pins);
+        keys.verify_certificate(&hash, chain(&der)).unwrap();
+        keys.verify_signature(verify(SignatureScheme::EcdsaSecp256r1Sha256))
+            .unwrap();
+        assert!(
+            keys.verify_signature(verify(SignatureScheme::EcdsaSecp256r1Sha256))
+                .is_err()
+        );
+        assert_eq!(keys.refusal(), Some(PinError::OutOfOrder));
+
+        // A refusal is forgotten with the handshake.
+        keys.reset();
+        assert_eq!(keys.refusal(), None);
+        assert!(!keys.is_proven());
+    }
+
+    #[test]
+    fn the_provider_reports_refusals_and_unproven_handshakes() {
+        let (der, _) = certificate(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let pins = [SpkiPin::of_certificate(&der).unwrap()];
+        let mut provider = Pinned::new(rand_core::OsRng, &pins);
+
+        // embedded-tls finishes a handshake in which the server never sent its certificate:
+        // refused all the same.
+        provider.handshake_starts();
+        assert!(matches!(
+            provider.handshake_ends(Ok(())),
+            Err(HttpsError::Unauthenticated)
+        ));
+
+        // The refusal, rather than the TLS error it became.
+        let (other, _) = certificate(&rcgen::PKCS_ECDSA_P256_SHA256);
+        provider.handshake_starts();
+        let tls = provider
+            .verifier()
+            .unwrap()
+            .verify_certificate(&transcript(b"h"), chain(&other))
+            .unwrap_err();
+        assert!(matches!(
+            provider.handshake_ends(Err(tls)),
+            Err(HttpsError::Pin(PinError::NotPinned))
+        ));
+
+        // A network failure is reported as such.
+        provider.handshake_starts();
+        assert!(matches!(
+            provider.handshake_ends(Err(TlsError::ConnectionClosed)),
+            Err(HttpsError::Tls(TlsError::ConnectionClosed))
+        ));
+    }
+
+    #[test]
+    fn pin_error_messages_are_lower_case_without_period() {
+        let all = [
+            PinError::NoCertificate,
+            PinError::MalformedCertificate,
+            PinError::NotPinned,
+            PinError::UnsupportedKey,
+            PinError::UnsupportedScheme,
+            PinError::BadSignature,
+            PinError::OutOfOrder,
+        ];
+        for e in all {
+            let text = alloc::format!("{e}");
+            assert!(text.starts_with(|c: char| c.is_ascii_lowercase()), "{text}");
+            assert!(!text.ends_with('.'), "{text}");
+        }
+        let text = alloc::format!("{PinParseError}");
+        assert!(!text.ends_with('.'), "{text}");
+    }
+}

@@ -381,7 +381,6 @@ fn a_body_past_the_buffer_is_refused() {
     // The same key set fits a body buffer of its own size, and not one byte less.
     tenant.reset_faults();
     let jwks_len = serde_json_len(&tenant);
-    drop(transport);
     for (size, fits) in [(jwks_len, true), (jwks_len - 1, false)] {
         let mut memory = Memory::new(size);
         let mut transport = pinned(&stack, &stack, &pins, &mut memory);
@@ -403,7 +402,7 @@ fn a_body_past_the_buffer_is_refused() {
 fn serde_json_len(tenant: &MockTenant) -> usize {
     let stack = Stack::default();
     let mut memory = Memory::new(64 * 1024);
-    let pins = [pin_of(&tenant)];
+    let pins = [pin_of(tenant)];
     let mut transport = pinned(&stack, &stack, &pins, &mut memory);
     let response = block_on(transport.send(&HttpRequest::get(tenant.jwks_uri()))).unwrap();
     assert_eq!(response.status, 200);
