@@ -54,6 +54,10 @@
 //! so keep at least two pins (the current key and a backup or successor) where devices are
 //! updated slowly.
 //!
+//! A pin only works while you learn of key changes ahead of time. A hosted domain's key can
+//! change whenever its operator renews the certificate; pin a key whose renewals you control
+//! or are told of (a custom domain, for example), and keep a way to update pins in the field.
+//!
 //! ```no_run
 //! # async fn run<T, D>(
 //! #     tcp: &T,
