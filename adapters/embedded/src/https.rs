@@ -5,29 +5,34 @@
 //! documents and then serves from the caches, so keeping connections open buys little and
 //! would pin the TLS buffers.
 //!
-//! `reqwless`'s own `HttpClient` is not used: its TLS set-up fixes the certificate verifier
-//! (the common-name-only one below, without a clock). This transport opens the TLS
-//! connection itself with the application's provider and uses `reqwless` for the HTTP
-//! request and response framing.
+//! `reqwless`'s own `HttpClient` is not used: its TLS set-up fixes the certificate verifier.
+//! This transport opens the TLS connection itself with the application's provider and uses
+//! `reqwless` for the HTTP request and response framing.
 //!
 //! # Trust
 //!
-//! The application decides which servers to trust, through the [`TlsVerifier`] inside the
-//! [`CryptoProvider`] it passes (see [`Verified`]) and the trust anchor given to
-//! [`HttpsTransport::with_trust_anchor`]. `embedded-tls` offers two verifiers:
+//! The application decides which servers to trust through the [`TlsProvider`] it passes.
+//! The default, and the one to use against a tenant, is [`Pinned`](crate::pin::Pinned): the
+//! server's leaf certificate must carry a public key whose SubjectPublicKeyInfo SHA-256 is
+//! one of the application's pins, and the server must prove it holds the matching private key
+//! (its TLS 1.3 `CertificateVerify` signature is checked with that key). Several pins may be
+//! given, so a key rotation is a configuration change made ahead of time. See the
+//! [`pin`](crate::pin) module for computing pins.
 //!
-//! - `embedded_tls::webpki::CertVerifier` (feature `webpki`): the leaf must be signed by the
-//!   trust anchor itself (intermediates the server sends are not used), key usage, validity
-//!   period against the verifier's `TlsClock`, and the URL's host against the certificate's
-//!   subject alternative names (DNS names, wildcards and IP addresses). Its clock must tell
-//!   the time: without one every certificate is out of its validity period.
-//! - `embedded_tls::pki::CertVerifier` (always built): signatures along the chain the server
-//!   sends, up to the anchor; the host must equal the leaf's *common name* exactly (no
-//!   subject alternative names, no wildcards, at most 64 bytes); validity only with a clock.
+//! Why not a certificate authority: `embedded-tls`'s own verifiers, usable through
+//! [`Verified`], cannot check a public CA's chain. The `webpki` one (feature `webpki`) ignores
+//! the intermediates the server sends, so the anchor would have to be the issuing
+//! intermediate itself; the `pki` one (feature `rustpki`) follows the chain the server sends
+//! but never checks that an issuer is a CA (basic constraints) or may sign certificates (key
+//! usage), so any leaf under the anchor can issue a certificate for any name. With a public CA
+//! as the anchor, anyone holding any certificate under it could then serve a forged key set.
+//! A pin names the tenant's key and nothing else.
 //!
-//! Neither fits a public CA chain with intermediates and wildcard names (a tenant on
-//! `*.auth0.com`): there, implement [`TlsVerifier`] (for example pinning the tenant's
-//! intermediate or public key) and pass it in [`Verified`].
+//! [`Verified`] remains for an application that brings its own [`TlsVerifier`] (for example
+//! a private CA that issues the leaf directly). Whatever the verifier, the transport refuses
+//! a handshake that ended without the verifier accepting a certificate and then its
+//! signature ([`HttpsError::Unauthenticated`]): `embedded-tls` itself would accept a server
+//! that skipped both messages.
 //!
 //! A provider without a verifier would make `embedded-tls` skip certificate checks
 //! silently; [`HttpsTransport`] refuses to connect with one ([`HttpsError::NoVerifier`]).
@@ -35,8 +40,8 @@
 //! # Limits
 //!
 //! TLS 1.3 only, cipher suite `TLS_AES_128_GCM_SHA256`, key exchange on `secp256r1`: the
-//! suite and group every TLS 1.3 server must support (RFC 8446 section 9.1). Server
-//! certificates signed with ECDSA P-256/P-384 or Ed25519 verify out of the box; an RSA
+//! suite and group every TLS 1.3 server must support (RFC 8446 section 9.1). The pinned
+//! verifier accepts servers whose key is ECDSA P-256 or P-384; with [`Verified`], an RSA
 //! server needs `embedded-tls`'s `alloc` feature (which offers RSA signature schemes) and,
 //! for the `pki` verifier, its `rsa` feature.
 
@@ -53,13 +58,14 @@ use embedded_io::Error as _;
 use embedded_io_async::{Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CryptoProvider, CryptoRngCore, TlsConfig, TlsConnection,
-    TlsContext, TlsError, TlsVerifier,
+    Aes128GcmSha256, CertificateRef, CertificateVerifyRef, CryptoProvider, CryptoRngCore,
+    TlsCipherSuite, TlsConfig, TlsConnection, TlsContext, TlsError, TlsVerifier, UnsecureProvider,
 };
 use reqwless::request::{Request, RequestBuilder};
 use reqwless::response::Response;
 
 use crate::Transport;
+use crate::pin::PinError;
 
 /// Why an HTTPS exchange failed: the source of the [`TransportError`] the transport returns.
 #[derive(Debug)]
@@ -73,6 +79,12 @@ pub enum HttpsError {
     Io(embedded_io::ErrorKind),
     /// The TLS handshake or record layer failed (certificate rejected, alert, bad record).
     Tls(TlsError),
+    /// The pinned verifier refused the server: its key is not pinned, or it did not prove
+    /// holding the key. The connection was closed before any request was sent.
+    Pin(PinError),
+    /// The handshake ended without the verifier accepting a certificate and then the
+    /// server's signature with its key; no request was sent.
+    Unauthenticated,
     /// The crypto provider has no certificate verifier; connecting would trust any server.
     NoVerifier,
     /// The HTTP response could not be read (bad framing, headers larger than the buffer).
@@ -86,26 +98,60 @@ impl fmt::Display for HttpsError {
             HttpsError::Dns => f.write_str("name resolution failed"),
             HttpsError::Io(kind) => write!(f, "network i/o failed: {kind:?}"),
             HttpsError::Tls(e) => write!(f, "tls failed: {e:?}"),
+            HttpsError::Pin(e) => write!(f, "server refused by its key pins: {e}"),
+            HttpsError::Unauthenticated => {
+                f.write_str("tls handshake ended without authenticating the server")
+            }
             HttpsError::NoVerifier => f.write_str("no certificate verifier configured"),
             HttpsError::Http(e) => write!(f, "http response unreadable: {e:?}"),
         }
     }
 }
 
-impl core::error::Error for HttpsError {}
+impl core::error::Error for HttpsError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            HttpsError::Pin(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 fn fail(kind: TransportErrorKind, error: HttpsError) -> TransportError {
     TransportError::with_source(kind, error)
 }
 
+/// A [`CryptoProvider`] the transport can ask whether each handshake authenticated the
+/// server.
+///
+/// [`Pinned`](crate::pin::Pinned) (the default) and [`Verified`] implement it; so does
+/// `embedded-tls`'s [`UnsecureProvider`], which the transport refuses
+/// ([`HttpsError::NoVerifier`]).
+pub trait TlsProvider: CryptoProvider<CipherSuite = Aes128GcmSha256> {
+    /// Called before each handshake: forget what the previous one established.
+    fn handshake_starts(&mut self);
+
+    /// Called with the result of each handshake. `Ok` only when the server was
+    /// authenticated; an error closes the connection before any request is written.
+    ///
+    /// # Errors
+    /// Why the server is not trusted: the handshake's [`TlsError`], or a more precise
+    /// reason the provider knows.
+    fn handshake_ends(&mut self, handshake: Result<(), TlsError>) -> Result<(), HttpsError>;
+}
+
 /// A [`CryptoProvider`] made of the application's random number generator and certificate
-/// verifier: the TLS trust decision, in the application's hands.
+/// verifier, for an application bringing its own [`TlsVerifier`]; most use
+/// [`Pinned`](crate::pin::Pinned).
+///
+/// The transport accepts a handshake only when `verifier` accepted the server's certificate
+/// and then its signature, in that order, once each.
 ///
 /// `R` should be a hardware or properly seeded generator: it makes the key share.
 #[derive(Debug)]
 pub struct Verified<R, V> {
     rng: R,
-    verifier: V,
+    verifier: Watched<V>,
 }
 
 impl<R, V> Verified<R, V>
@@ -115,7 +161,14 @@ where
 {
     /// A provider drawing randomness from `rng` and trusting what `verifier` accepts.
     pub fn new(rng: R, verifier: V) -> Self {
-        Self { rng, verifier }
+        Self {
+            rng,
+            verifier: Watched {
+                inner: verifier,
+                certificate: false,
+                signature: false,
+            },
+        }
     }
 }
 
@@ -134,6 +187,72 @@ where
 
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
         Ok(&mut self.verifier)
+    }
+}
+
+impl<R, V> TlsProvider for Verified<R, V>
+where
+    R: CryptoRngCore,
+    V: TlsVerifier<Aes128GcmSha256>,
+{
+    fn handshake_starts(&mut self) {
+        self.verifier.certificate = false;
+        self.verifier.signature = false;
+    }
+
+    fn handshake_ends(&mut self, handshake: Result<(), TlsError>) -> Result<(), HttpsError> {
+        handshake.map_err(HttpsError::Tls)?;
+        if self.verifier.certificate && self.verifier.signature {
+            Ok(())
+        } else {
+            Err(HttpsError::Unauthenticated)
+        }
+    }
+}
+
+impl<R: CryptoRngCore> TlsProvider for UnsecureProvider<'_, Aes128GcmSha256, R> {
+    fn handshake_starts(&mut self) {}
+
+    fn handshake_ends(&mut self, _: Result<(), TlsError>) -> Result<(), HttpsError> {
+        Err(HttpsError::NoVerifier)
+    }
+}
+
+/// An application's verifier, with a record of what it accepted in the current handshake.
+#[derive(Debug)]
+struct Watched<V> {
+    inner: V,
+    certificate: bool,
+    signature: bool,
+}
+
+impl<V: TlsVerifier<Aes128GcmSha256>> TlsVerifier<Aes128GcmSha256> for Watched<V> {
+    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
+        self.inner.set_hostname_verification(hostname)
+    }
+
+    fn verify_certificate(
+        &mut self,
+        transcript: &<Aes128GcmSha256 as TlsCipherSuite>::Hash,
+        cert: CertificateRef<'_>,
+    ) -> Result<(), TlsError> {
+        // One certificate per handshake (RFC 8446 section 4.4).
+        if self.certificate {
+            return Err(TlsError::InvalidHandshake);
+        }
+        self.inner.verify_certificate(transcript, cert)?;
+        self.certificate = true;
+        Ok(())
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), TlsError> {
+        // A signature only after the certificate it is checked against, and only once.
+        if !self.certificate || self.signature {
+            return Err(TlsError::InvalidHandshake);
+        }
+        self.inner.verify_signature(verify)?;
+        self.signature = true;
+        Ok(())
     }
 }
 
@@ -165,12 +284,11 @@ pub struct HttpsTransport<'b, T, D, P>
 where
     T: TcpConnect,
     D: Dns,
-    P: CryptoProvider<CipherSuite = Aes128GcmSha256>,
+    P: TlsProvider,
 {
     tcp: &'b T,
     dns: &'b D,
     provider: P,
-    anchor: Option<&'b [u8]>,
     buffers: Buffers<'b>,
 }
 
@@ -178,12 +296,10 @@ impl<T, D, P> fmt::Debug for HttpsTransport<'_, T, D, P>
 where
     T: TcpConnect,
     D: Dns,
-    P: CryptoProvider<CipherSuite = Aes128GcmSha256>,
+    P: TlsProvider,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpsTransport")
-            .field("has_anchor", &self.anchor.is_some())
-            .finish_non_exhaustive()
+        f.debug_struct("HttpsTransport").finish_non_exhaustive()
     }
 }
 
@@ -191,26 +307,18 @@ impl<'b, T, D, P> HttpsTransport<'b, T, D, P>
 where
     T: TcpConnect,
     D: Dns,
-    P: CryptoProvider<CipherSuite = Aes128GcmSha256>,
+    P: TlsProvider,
 {
     /// A transport connecting through `tcp`, resolving names with `dns`, authenticating
-    /// servers with `provider`'s verifier (see [`Verified`]).
+    /// servers with `provider`: [`Pinned`](crate::pin::Pinned) to trust the tenant's key,
+    /// or [`Verified`] with a verifier of the application's own.
     pub fn new(tcp: &'b T, dns: &'b D, provider: P, buffers: Buffers<'b>) -> Self {
         Self {
             tcp,
             dns,
             provider,
-            anchor: None,
             buffers,
         }
-    }
-
-    /// The DER certificate the verifier checks the server's chain against (for
-    /// `embedded-tls`'s verifiers: the one trusted root).
-    #[must_use]
-    pub fn with_trust_anchor(mut self, der: &'b [u8]) -> Self {
-        self.anchor = Some(der);
-        self
     }
 
     async fn exchange(&mut self, request: &HttpRequest) -> HttpOutcome {
@@ -233,11 +341,9 @@ where
             .await
             .map_err(|e| fail(TransportErrorKind::Connect, HttpsError::Io(e.kind())))?;
 
-        // The host, a name or an IP literal, is both sent as SNI and checked by the verifier.
-        let mut config = TlsConfig::new().with_server_name(target.host);
-        if let Some(der) = self.anchor {
-            config = config.with_ca(Certificate::X509(der));
-        }
+        // The host, a name or an IP literal, is sent as SNI and handed to the verifier (the
+        // pinned one does not need it: the key is the identity).
+        let config = TlsConfig::new().with_server_name(target.host);
         let Buffers {
             tls_read,
             tls_write,
@@ -246,9 +352,12 @@ where
         } = &mut self.buffers;
         let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
             TlsConnection::new(socket, tls_read, tls_write);
-        tls.open(TlsContext::new(&config, &mut self.provider))
-            .await
-            .map_err(|e| fail(TransportErrorKind::Connect, HttpsError::Tls(e)))?;
+        self.provider.handshake_starts();
+        let handshake = tls.open(TlsContext::new(&config, &mut self.provider)).await;
+        // Refused, the connection is dropped without a request written on it.
+        self.provider
+            .handshake_ends(handshake)
+            .map_err(|e| fail(TransportErrorKind::Connect, e))?;
         let outcome = http_exchange(&mut tls, request, &target, headers, body).await;
         // close_notify; the answer is complete either way.
         let _ = tls.close().await;
@@ -260,7 +369,7 @@ impl<T, D, P> Transport for HttpsTransport<'_, T, D, P>
 where
     T: TcpConnect,
     D: Dns,
-    P: CryptoProvider<CipherSuite = Aes128GcmSha256>,
+    P: TlsProvider,
 {
     async fn send(&mut self, request: &HttpRequest) -> HttpOutcome {
         self.exchange(request).await
@@ -606,12 +715,81 @@ mod tests {
     }
 
     #[test]
+    fn verified_accepts_a_handshake_only_after_a_certificate_then_its_signature() {
+        use embedded_tls::{CertificateEntryRef, NoVerify, SignatureScheme};
+
+        let transcript = <Aes128GcmSha256 as TlsCipherSuite>::Hash::default();
+        let certificate = || {
+            let mut chain = CertificateRef::with_context(&[]);
+            chain.add(CertificateEntryRef::X509(b"leaf")).unwrap();
+            chain
+        };
+        let signature = || CertificateVerifyRef {
+            signature_scheme: SignatureScheme::EcdsaSecp256r1Sha256,
+            signature: b"sig",
+        };
+        // A verifier accepting anything, to see the order the transport enforces.
+        let mut provider = Verified::new(rand_core::OsRng, NoVerify);
+
+        // The server skipped both messages; embedded-tls would call that a handshake.
+        provider.handshake_starts();
+        assert!(matches!(
+            provider.handshake_ends(Ok(())),
+            Err(HttpsError::Unauthenticated)
+        ));
+
+        // A certificate without its signature.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        assert!(matches!(
+            provider.handshake_ends(Ok(())),
+            Err(HttpsError::Unauthenticated)
+        ));
+
+        // A signature first, then a second certificate or signature: refused.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        assert!(verifier.verify_signature(signature()).is_err());
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        assert!(
+            verifier
+                .verify_certificate(&transcript, certificate())
+                .is_err()
+        );
+        verifier.verify_signature(signature()).unwrap();
+        assert!(verifier.verify_signature(signature()).is_err());
+
+        // Both, in order: accepted; the next handshake starts from nothing.
+        provider.handshake_starts();
+        let verifier = provider.verifier().unwrap();
+        verifier
+            .verify_certificate(&transcript, certificate())
+            .unwrap();
+        verifier.verify_signature(signature()).unwrap();
+        assert!(provider.handshake_ends(Ok(())).is_ok());
+        provider.handshake_starts();
+        assert!(provider.handshake_ends(Ok(())).is_err());
+        // A failed handshake is the TLS error.
+        assert!(matches!(
+            provider.handshake_ends(Err(TlsError::InvalidCertificate)),
+            Err(HttpsError::Tls(TlsError::InvalidCertificate))
+        ));
+    }
+
+    #[test]
     fn https_error_messages_are_lower_case_without_period() {
         let all = [
             HttpsError::UnsupportedUrl,
             HttpsError::Dns,
             HttpsError::Io(embedded_io::ErrorKind::TimedOut),
             HttpsError::Tls(TlsError::InvalidCertificate),
+            HttpsError::Pin(PinError::NotPinned),
+            HttpsError::Unauthenticated,
             HttpsError::NoVerifier,
             HttpsError::Http(reqwless::Error::Codec),
         ];

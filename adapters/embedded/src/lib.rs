@@ -33,8 +33,18 @@
 //!
 //! With the `reqwless` feature (default), `https::HttpsTransport` implements [`Transport`]
 //! over any `embedded-nal-async` TCP stack, with TLS 1.3 by `embedded-tls` and HTTP/1.1
-//! framing by `reqwless`. Which servers to trust is the application's decision: it passes
-//! the certificate verifier (and the trust anchor it checks against).
+//! framing by `reqwless`.
+//!
+//! # Trusting the tenant: key pins
+//!
+//! The tenant's server is trusted by its public key, not by a certificate authority:
+//! `pin::Pinned`, the default provider, accepts a server only if the SHA-256 of its leaf
+//! certificate's SubjectPublicKeyInfo is one of the application's pins and it signs the TLS
+//! handshake with that key. Several pins may be given, so keys rotate without an outage.
+//! A refused server is sent nothing, and the transport's error says why
+//! (`https::HttpsError::Pin`). The `pin` module shows how to compute a pin with `openssl`
+//! and how to rotate; `https` explains why `embedded-tls`'s own certificate verifiers are
+//! not enough with a public CA.
 //!
 //! # Single task, exclusive caches
 //!
@@ -68,6 +78,8 @@ extern crate alloc;
 
 #[cfg(feature = "reqwless")]
 pub mod https;
+#[cfg(feature = "reqwless")]
+pub mod pin;
 
 use auth0_api::cache::Caches;
 use auth0_api::claims::Claims;

@@ -589,6 +589,7 @@ pub struct MockTenant {
     addr: SocketAddr,
     ca_pem: String,
     ca_der: Vec<u8>,
+    leaf_der: Vec<u8>,
     secret_client: SecretClient,
     es256_client: JwtClient,
     rs256_client: JwtClient,
@@ -703,6 +704,7 @@ impl MockTenant {
             addr,
             ca_pem: tls.ca_pem,
             ca_der: tls.ca_der,
+            leaf_der: tls.leaf_der,
             secret_client,
             es256_client,
             rs256_client,
@@ -763,6 +765,12 @@ impl MockTenant {
     #[must_use]
     pub fn ca_der(&self) -> &[u8] {
         &self.ca_der
+    }
+
+    /// The server's own (leaf) certificate in DER, for clients that pin its public key.
+    #[must_use]
+    pub fn leaf_der(&self) -> &[u8] {
+        &self.leaf_der
     }
 
     /// Writes the CA certificate in PEM to `path`.

@@ -14,6 +14,7 @@ use crate::Error;
 pub(crate) struct TlsMaterial {
     pub(crate) ca_pem: String,
     pub(crate) ca_der: Vec<u8>,
+    pub(crate) leaf_der: Vec<u8>,
     pub(crate) server_config: Arc<rustls::ServerConfig>,
 }
 
@@ -51,6 +52,7 @@ pub(crate) fn generate() -> Result<TlsMaterial, Error> {
         .map_err(|e| tls_err("server certificate signing failed", e))?;
 
     let ca_cert: &rcgen::Certificate = ca.as_ref();
+    let leaf_der = leaf.der().to_vec();
     let chain = vec![
         leaf.der().clone(),
         CertificateDer::from(ca_cert.der().to_vec()),
@@ -68,6 +70,7 @@ pub(crate) fn generate() -> Result<TlsMaterial, Error> {
     Ok(TlsMaterial {
         ca_pem: ca_cert.pem(),
         ca_der: ca_cert.der().to_vec(),
+        leaf_der,
         server_config: Arc::new(server_config),
     })
 }
