@@ -98,7 +98,13 @@ fn connect_line(tenant: &MockTenant) -> String {
 #[test]
 fn proxy_variables_are_ignored() {
     let tenant = MockTenant::start(TenantOptions::default()).unwrap();
-    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"] {
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
         let proxy = RecordingProxy::start().unwrap();
         tenant.reset_counts();
         run_child(&tenant, &[(var, &proxy.url())], None, true);
