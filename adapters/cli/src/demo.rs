@@ -114,7 +114,11 @@ pub(crate) fn run() -> Result<Outcome, String> {
         "auth0-api demo: a local tenant at {} (HTTPS, its own CA)",
         tenant.issuer()
     );
-    let transport = Transport::network(Some(tenant.ca_pem().as_bytes()), Duration::from_secs(10))?;
+    let transport = Transport::network(
+        Some(tenant.ca_pem().as_bytes()),
+        Duration::from_secs(10),
+        None,
+    )?;
     let verifier = verifier(&tenant)?;
     let mut caches = verifier.new_caches();
     let now = system_now();

@@ -11,9 +11,10 @@ use auth0_api::exchange::{
     CustomTokenExchange, ExchangeConfig, OnBehalfOf, TokenExchanger, TokenSet,
 };
 use auth0_api::jose::Algorithm;
-use auth0_api::jose::sign::signer_from_pkcs8_pem;
+use auth0_api::jose::sign::{RsaSigner, SignError, Signer, signer_from_pkcs8_pem};
 use clap::Args;
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::{IoArgs, Outcome, drive};
 
@@ -59,12 +60,13 @@ impl ClientArgs {
             config = config.client_secret(secret.as_str());
         }
         if let Some(path) = &self.client_assertion_key {
-            let pem =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let pem = Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+            );
             let alg = Algorithm::from_name(&self.client_assertion_alg)
                 .map_err(|e| format!("--client-assertion-alg: {e}"))?;
-            let signer = signer_from_pkcs8_pem(&pem, alg).map_err(|e| format!("{path}: {e}"))?;
-            config = config.client_assertion_signer(Arc::from(signer));
+            let signer = assertion_signer(&pem, alg).map_err(|e| format!("{path}: {e}"))?;
+            config = config.client_assertion_signer(signer);
         }
         if self.allow_local_domains {
             config = config.domain_policy(
@@ -75,6 +77,27 @@ impl ClientArgs {
         }
         config.build().map_err(|e| e.to_string())
     }
+}
+
+/// The client assertion signer for `alg`. RSA signers draw from the operating system's
+/// random source: every signature is blinded, and PS* salts are fresh.
+fn assertion_signer(pem: &str, alg: Algorithm) -> Result<Arc<dyn Signer>, SignError> {
+    match alg {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => Ok(Arc::new(
+            RsaSigner::from_pkcs8_pem(pem, alg)?.with_random(os_random),
+        )),
+        _ => Ok(Arc::from(signer_from_pkcs8_pem(pem, alg)?)),
+    }
+}
+
+/// Fills `buf` from the operating system's random source.
+fn os_random(buf: &mut [u8]) -> Result<(), SignError> {
+    getrandom::fill(buf).map_err(|_| SignError::Random)
 }
 
 /// `exchange` arguments.

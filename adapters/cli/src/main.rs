@@ -69,6 +69,11 @@ pub(crate) struct IoArgs {
     /// Request timeout in seconds (network mode).
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Send requests through this HTTP CONNECT proxy, e.g. http://proxy.internal:3128
+    /// (network mode). The proxy environment variables (HTTPS_PROXY, ALL_PROXY, ...) are
+    /// never read.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
 }
 
 impl IoArgs {
@@ -86,7 +91,11 @@ impl IoArgs {
                 }
                 None => None,
             };
-            return Transport::network(ca.as_deref(), Duration::from_secs(self.timeout));
+            return Transport::network(
+                ca.as_deref(),
+                Duration::from_secs(self.timeout),
+                self.proxy.clone(),
+            );
         }
         Ok(Transport::Fixtures {
             gets: load(&self.fixtures)?,

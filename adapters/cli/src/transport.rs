@@ -18,17 +18,25 @@ pub(crate) enum Transport {
         gets: HashMap<String, Vec<u8>>,
         posts: HashMap<String, Vec<u8>>,
     },
-    /// HTTPS through the ureq adapter: redirects off, timeouts, bodies capped at 1 MiB.
+    /// HTTPS through the ureq adapter: redirects off, timeouts, bodies capped at 1 MiB, and
+    /// a proxy only when one is given (never from the environment).
     Network(Box<Client>),
 }
 
 impl Transport {
-    /// A network transport trusting only `ca_pem` when given, the public web PKI otherwise.
-    pub(crate) fn network(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, String> {
+    /// A network transport trusting only `ca_pem` when given, the public web PKI otherwise,
+    /// through `proxy` when given and directly otherwise: the proxy environment variables
+    /// are not read.
+    pub(crate) fn network(
+        ca_pem: Option<&[u8]>,
+        timeout: Duration,
+        proxy: Option<String>,
+    ) -> Result<Self, String> {
         let options = ClientOptions {
             timeout,
             connect_timeout: timeout.min(Duration::from_secs(5)),
             root_certificates_pem: ca_pem.map(|pem| vec![pem.to_vec()]).unwrap_or_default(),
+            proxy,
             ..ClientOptions::default()
         };
         let client = Client::with_caches(Caches::new(CachePolicy::default()), options)

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! The transport: HTTPS only, redirects never followed, connect and total timeouts, response
-//! bodies capped at [`MAX_RESPONSE_BODY`]. The caches sit behind a `std` lock held only around
+//! bodies capped at [`MAX_RESPONSE_BODY`], no proxy unless [`ClientOptions::proxy`] names
+//! one (the proxy environment variables are ignored). The caches sit behind a `std` lock held only around
 //! each synchronous core call, never across an `.await`; concurrent verifications that miss
 //! the same entry make one request while the others wait to be notified.
 #![forbid(unsafe_code)]
@@ -75,7 +76,9 @@ pub trait AsyncDomainResolver: Send + Sync {
 }
 
 /// How the client connects.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints the proxy URL without its user information.
+#[derive(Clone)]
 pub struct ClientOptions {
     /// Connect timeout. Defaults to 5 s.
     pub connect_timeout: Duration,
@@ -86,6 +89,16 @@ pub struct ClientOptions {
     pub root_certificates_pem: Vec<Vec<u8>>,
     /// The clock. Defaults to the system clock.
     pub clock: fn() -> UnixTime,
+    /// A proxy for every request, as a URL: `http://host:port` or `https://host:port` (an
+    /// HTTP `CONNECT` proxy; `user:password@` before the host for Basic authentication).
+    /// Defaults to `None`: no proxy.
+    ///
+    /// The proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`
+    /// and their lower-case forms) and system proxy settings are never read: whoever controls
+    /// the environment (in a CGI-style deployment, a request header becomes `HTTP_PROXY`)
+    /// could otherwise route the key and token requests through a host of their choice. Read
+    /// them yourself and set this option if you want them.
+    pub proxy: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -95,7 +108,33 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(10),
             root_certificates_pem: Vec::new(),
             clock: system_clock,
+            proxy: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("root_certificates_pem", &self.root_certificates_pem.len())
+            .field("clock", &self.clock)
+            .field("proxy", &self.proxy.as_deref().map(without_userinfo))
+            .finish()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `[redacted]@`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}[redacted]{}", &rest[at..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -127,7 +166,8 @@ impl Client {
     /// A client with caches following `verifier`'s policy.
     ///
     /// # Errors
-    /// The `reqwest` error when a CA certificate cannot be read or the client not built.
+    /// The `reqwest` error when a CA certificate or the proxy URL cannot be read or the
+    /// client not built.
     pub fn new(verifier: &Verifier, options: ClientOptions) -> Result<Self, reqwest::Error> {
         Self::with_caches(verifier.new_caches(), options)
     }
@@ -135,13 +175,19 @@ impl Client {
     /// A client over caches you made (for example with a DPoP replay cache).
     ///
     /// # Errors
-    /// The `reqwest` error when a CA certificate cannot be read or the client not built.
+    /// The `reqwest` error when a CA certificate or the proxy URL cannot be read or the
+    /// client not built.
     pub fn with_caches(caches: Caches, options: ClientOptions) -> Result<Self, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout);
+            .timeout(options.timeout)
+            // Only an explicit proxy: never one from the environment (see `ClientOptions::proxy`).
+            .no_proxy();
+        if let Some(proxy) = &options.proxy {
+            builder = builder.proxy(reqwest::Proxy::all(proxy)?);
+        }
         if !options.root_certificates_pem.is_empty() {
             builder = builder.tls_built_in_root_certs(false);
             for pem in &options.root_certificates_pem {

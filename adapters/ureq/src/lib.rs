@@ -20,7 +20,8 @@
 //! ```
 //!
 //! The transport: HTTPS only, redirects never followed, connect and total timeouts, response
-//! bodies capped at [`MAX_RESPONSE_BODY`]. The caches sit behind a lock held only around each
+//! bodies capped at [`MAX_RESPONSE_BODY`], no proxy unless [`ClientOptions::proxy`] names
+//! one (the proxy environment variables are ignored). The caches sit behind a lock held only around each
 //! synchronous core call, never across a request; concurrent verifications that miss the
 //! same entry make one request while the others wait for it.
 #![forbid(unsafe_code)]
@@ -42,7 +43,9 @@ use auth0_api::verify::error::VerifyError;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 /// How the client connects.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints the proxy URL without its user information.
+#[derive(Clone)]
 pub struct ClientOptions {
     /// Connect timeout. Defaults to 5 s.
     pub connect_timeout: Duration,
@@ -53,6 +56,16 @@ pub struct ClientOptions {
     pub root_certificates_pem: Vec<Vec<u8>>,
     /// The clock. Defaults to the system clock.
     pub clock: fn() -> UnixTime,
+    /// A proxy for every request, as a URL: `http://host:port` or `https://host:port` (an
+    /// HTTP `CONNECT` proxy; `user:password@` before the host for Basic authentication).
+    /// Defaults to `None`: no proxy.
+    ///
+    /// The proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`
+    /// and their lower-case forms) are never read: whoever controls the environment (in a
+    /// CGI-style deployment, a request header becomes `HTTP_PROXY`) could otherwise route
+    /// the key and token requests through a host of their choice. Read them yourself and set
+    /// this option if you want them.
+    pub proxy: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -62,7 +75,33 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(10),
             root_certificates_pem: Vec::new(),
             clock: system_clock,
+            proxy: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("root_certificates_pem", &self.root_certificates_pem.len())
+            .field("clock", &self.clock)
+            .field("proxy", &self.proxy.as_deref().map(without_userinfo))
+            .finish()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `[redacted]@`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}[redacted]{}", &rest[at..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -109,7 +148,7 @@ impl Client {
     /// A client with caches following `verifier`'s policy.
     ///
     /// # Errors
-    /// [`BuildError`] when a CA certificate cannot be read.
+    /// [`BuildError`] when a CA certificate or the proxy URL cannot be read.
     pub fn new(verifier: &Verifier, options: ClientOptions) -> Result<Self, BuildError> {
         Self::with_caches(verifier.new_caches(), options)
     }
@@ -117,7 +156,7 @@ impl Client {
     /// A client over caches you made (for example with a DPoP replay cache).
     ///
     /// # Errors
-    /// [`BuildError`] when a CA certificate cannot be read.
+    /// [`BuildError`] when a CA certificate or the proxy URL cannot be read.
     pub fn with_caches(caches: Caches, options: ClientOptions) -> Result<Self, BuildError> {
         let mut tls = TlsConfig::builder();
         if !options.root_certificates_pem.is_empty() {
@@ -129,7 +168,15 @@ impl Client {
                 .map_err(|e| BuildError(format!("cannot read a CA certificate: {e}")))?;
             tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
         }
+        // Only an explicit proxy: never one from the environment (see `ClientOptions::proxy`).
+        let proxy = options
+            .proxy
+            .as_deref()
+            .map(ureq::Proxy::new)
+            .transpose()
+            .map_err(|e| BuildError(format!("cannot read the proxy URL: {e}")))?;
         let agent = ureq::Agent::config_builder()
+            .proxy(proxy)
             .tls_config(tls.build())
             .https_only(true)
             .http_status_as_error(false)

@@ -16,6 +16,7 @@ use core::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::ExchangeError;
 use super::params::{FormParams, encode_component};
@@ -29,13 +30,17 @@ pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 pub const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A client secret. `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
+///
+/// Its memory is zeroized when it is dropped ([`ZeroizeOnDrop`]). It is neither `Clone` (no
+/// copies to forget about) nor `PartialEq` (comparing secrets with `==` leaks their prefix
+/// through timing); [`ClientAuth`] shares one copy between its clones.
+pub struct ClientSecret(Zeroizing<String>);
 
 impl ClientSecret {
-    /// Wraps a secret.
+    /// Wraps a secret. A `String` moves in without a copy; a `&str` is copied, and the
+    /// caller's copy stays the caller's to clear.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
+        Self(Zeroizing::new(secret.into()))
     }
 
     /// The secret itself.
@@ -61,26 +66,37 @@ impl fmt::Display for ClientSecret {
 
 impl From<String> for ClientSecret {
     fn from(s: String) -> Self {
-        Self(s)
+        Self::new(s)
     }
 }
 
 impl From<&str> for ClientSecret {
     fn from(s: &str) -> Self {
-        Self(String::from(s))
+        Self::new(s)
     }
 }
 
+/// Overwrites the secret with zeros and leaves it empty.
+impl Zeroize for ClientSecret {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for ClientSecret {}
+
+/// Clones share the secret (one copy in memory, zeroized when the last clone drops).
 #[derive(Clone)]
 enum Method {
-    SecretPost(ClientSecret),
-    SecretBasic(ClientSecret),
+    SecretPost(Arc<ClientSecret>),
+    SecretBasic(Arc<ClientSecret>),
     PrivateKeyJwt(Arc<dyn Signer>),
 }
 
 /// How the client authenticates to the token endpoint, with its client id.
 ///
-/// `Debug` shows the method and client id only.
+/// `Debug` shows the method and client id only. Clones share the secret or signer; there is
+/// no `PartialEq`.
 #[derive(Clone)]
 pub struct ClientAuth {
     client_id: String,
@@ -123,7 +139,7 @@ impl ClientAuth {
         }
         Ok(Self {
             client_id: check_client_id(client_id.into())?,
-            method: Method::SecretPost(secret),
+            method: Method::SecretPost(Arc::new(secret)),
         })
     }
 
@@ -141,7 +157,7 @@ impl ClientAuth {
         }
         Ok(Self {
             client_id: check_client_id(client_id.into())?,
-            method: Method::SecretBasic(secret),
+            method: Method::SecretBasic(Arc::new(secret)),
         })
     }
 
@@ -216,7 +232,11 @@ impl ClientAuth {
             }
             Method::SecretBasic(secret) => {
                 // RFC 6749 section 2.3.1: id and secret are form-urlencoded before Basic.
-                let mut credentials = String::new();
+                // Sized for the worst case (every byte percent-encoded): no reallocation leaves
+                // a copy of the secret behind.
+                let mut credentials = Zeroizing::new(String::with_capacity(
+                    3 * (self.client_id.len() + secret.expose_secret().len()) + 1,
+                ));
                 encode_component(&self.client_id, &mut credentials);
                 credentials.push(':');
                 encode_component(secret.expose_secret(), &mut credentials);
@@ -451,14 +471,68 @@ mod tests {
         let secret = ClientSecret::new("hunter2-very-secret");
         assert_eq!(format!("{secret}"), "[redacted]");
         assert!(!format!("{secret:?}").contains("hunter2"));
+        let secret = || ClientSecret::new("hunter2-very-secret");
         for auth in [
-            ClientAuth::client_secret_post("cid", secret.clone()).unwrap(),
-            ClientAuth::client_secret_basic("cid", secret.clone()).unwrap(),
+            ClientAuth::client_secret_post("cid", secret()).unwrap(),
+            ClientAuth::client_secret_basic("cid", secret()).unwrap(),
             ClientAuth::private_key_jwt("cid", Arc::new(signer())).unwrap(),
         ] {
-            let dbg = format!("{auth:?}");
-            assert!(!dbg.contains("hunter2") && !dbg.contains("jpsQ"), "{dbg}");
-            assert!(dbg.contains("[redacted]") && dbg.contains("cid"), "{dbg}");
+            for dbg in [format!("{auth:?}"), format!("{:?}", auth.clone())] {
+                assert!(!dbg.contains("hunter2") && !dbg.contains("jpsQ"), "{dbg}");
+                assert!(dbg.contains("[redacted]") && dbg.contains("cid"), "{dbg}");
+            }
         }
+    }
+
+    /// Resolves to one impl when `T` lacks the trait `Tr` of the second impl, and is
+    /// ambiguous (a compile error) when `T` has it: a check that a type does NOT implement
+    /// a trait.
+    trait LacksTrait<Marker> {
+        fn check() {}
+    }
+    impl<T: ?Sized> LacksTrait<()> for T {}
+
+    struct HasPartialEq;
+    impl<T: ?Sized + PartialEq> LacksTrait<HasPartialEq> for T {}
+    struct HasClone;
+    impl<T: Clone> LacksTrait<HasClone> for T {}
+
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secrets_are_zeroized_on_drop_and_never_copied_or_compared() {
+        zeroized_on_drop::<ClientSecret>();
+        zeroized_on_drop::<crate::jose::sign::Es256Signer>();
+        #[cfg(feature = "rsa-signing")]
+        zeroized_on_drop::<crate::jose::sign::RsaSigner>();
+        // Fails to compile if ClientSecret gains PartialEq or Clone.
+        <ClientSecret as LacksTrait<_>>::check();
+
+        let mut secret = ClientSecret::new(String::from("hunter2-very-secret"));
+        secret.zeroize();
+        assert_eq!(secret.expose_secret(), "");
+        // An emptied secret is refused, not sent.
+        assert!(matches!(
+            ClientAuth::client_secret_post("cid", secret),
+            Err(ExchangeError::MissingClientAuthentication)
+        ));
+    }
+
+    #[test]
+    fn clones_of_client_auth_share_one_secret() {
+        let auth = ClientAuth::client_secret_basic("cid", "p@ss".into()).unwrap();
+        let clone = auth.clone();
+        let (Method::SecretBasic(a), Method::SecretBasic(b)) = (&auth.method, &clone.method) else {
+            panic!("method changed on clone");
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert_eq!(Arc::strong_count(a), 2);
+        drop(clone);
+        assert_eq!(Arc::strong_count(a), 1);
+        let header = |auth: &ClientAuth| auth.apply(&mut FormParams::new(), ISSUER, NOW, &[0; 16]);
+        assert_eq!(
+            header(&auth).unwrap().as_deref(),
+            Some("Basic Y2lkOnAlNDBzcw==")
+        );
     }
 }

@@ -35,7 +35,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use super::Algorithm;
 
@@ -239,11 +239,17 @@ fn kid_of(members: &Map<String, Value>) -> Result<Option<String>, SignError> {
 
 /// An ES256 (ECDSA P-256 with SHA-256, RFC 7518 section 3.4) signer with deterministic
 /// nonces (RFC 6979), so it needs no randomness.
+///
+/// The private key is zeroized on drop (in every clone); there is no `PartialEq`. Share one
+/// signer in an `Arc` rather than cloning it.
 #[derive(Clone)]
 pub struct Es256Signer {
     key: p256::ecdsa::SigningKey,
     kid: Option<String>,
 }
+
+/// The signing key zeroizes its scalar on drop; `kid` is not secret.
+impl ZeroizeOnDrop for Es256Signer {}
 
 impl fmt::Debug for Es256Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -400,6 +406,9 @@ mod rsa_signer {
     /// the [module documentation](super)). With [`RsaSigner::with_random`] every signature is
     /// computed with RSA blinding; PS* algorithms need it for their salt and refuse to sign
     /// without it.
+    ///
+    /// The private key is zeroized on drop (in every clone); there is no `PartialEq`. Share
+    /// one signer in an `Arc` rather than cloning it.
     #[derive(Clone)]
     pub struct RsaSigner {
         key: rsa::PrivateKey,
@@ -407,6 +416,9 @@ mod rsa_signer {
         kid: Option<String>,
         random: Option<FillRandom>,
     }
+
+    /// The private key zeroizes its components on drop; the rest is not secret.
+    impl zeroize::ZeroizeOnDrop for RsaSigner {}
 
     impl fmt::Debug for RsaSigner {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

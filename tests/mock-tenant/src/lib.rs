@@ -17,6 +17,7 @@
 //! faults per path ([`fail`](MockTenant::fail), [`stall`](MockTenant::stall),
 //! [`huge_body`](MockTenant::huge_body), [`redirect`](MockTenant::redirect),
 //! [`respond`](MockTenant::respond)) and read per-path request counters.
+//! [`RecordingProxy`] is a forward proxy that records the connections it receives.
 //!
 //! ```no_run
 //! use auth0_api_mock_tenant::{MockTenant, TenantOptions, TokenSpec};
@@ -32,6 +33,7 @@
 
 mod endpoint;
 mod jose;
+mod proxy;
 mod server;
 mod tls;
 mod token;
@@ -47,6 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 pub use jose::Alg;
+pub use proxy::RecordingProxy;
 pub use token::TokenSpec;
 
 use jose::{PrivateKey, PublicKey};
