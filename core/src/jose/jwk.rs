@@ -447,10 +447,7 @@ mod tests {
     use crate::jose::verify::RUST_CRYPTO;
 
     fn vector(name: &str) -> Value {
-        let path = alloc::format!(
-            "{}/../tests/vectors/rfc/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = alloc::format!("{}/../tests/vectors/rfc/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         serde_json::from_str(&text).unwrap()
     }
