@@ -60,6 +60,17 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A number or duration is 0 where 0 would switch a protection off, such as the refetch
+    /// cooldown or the in-flight marks of the caches (`invalid_configuration_error`).
+    Zero(&'static str),
+    /// A number is above the largest value that can be used safely, such as a JSON nesting
+    /// depth deep enough to overflow the stack (`invalid_configuration_error`).
+    TooLarge {
+        /// The option at fault.
+        option: &'static str,
+        /// The largest value accepted.
+        max: usize,
+    },
 }
 
 impl ConfigError {
@@ -67,7 +78,9 @@ impl ConfigError {
     pub fn code(&self) -> &'static str {
         match self {
             ConfigError::Missing(_) => "missing_required_argument_error",
-            ConfigError::Invalid { .. } => "invalid_configuration_error",
+            ConfigError::Invalid { .. } | ConfigError::Zero(_) | ConfigError::TooLarge { .. } => {
+                "invalid_configuration_error"
+            }
         }
     }
 }
@@ -78,6 +91,10 @@ impl fmt::Display for ConfigError {
             ConfigError::Missing(option) => write!(f, "missing required option {option}"),
             ConfigError::Invalid { option, reason } => {
                 write!(f, "invalid option {option}: {reason}")
+            }
+            ConfigError::Zero(option) => write!(f, "invalid option {option}: must not be zero"),
+            ConfigError::TooLarge { option, max } => {
+                write!(f, "invalid option {option}: must be at most {max}")
             }
         }
     }
@@ -238,6 +255,8 @@ impl VerifierConfig {
     }
 
     /// Token size and nesting limits. Defaults to [`Limits::default`] (16 KiB, depth 32).
+    /// The depth must lie in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH) and the size
+    /// must not be 0.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -282,10 +301,16 @@ impl VerifierConfig {
 
     /// Validates the configuration.
     ///
+    /// With a static list of [`domains`](Self::domains) longer than
+    /// [`CachePolicy::max_entries`], the caches are sized to hold one entry per domain, so
+    /// tokens cycling through the domains never evict one another.
+    ///
     /// # Errors
     /// [`ConfigError::Missing`] for a missing audience or issuer source,
     /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
-    /// list, or an RSA size range outside 2048..=8192 bits.
+    /// list, or an RSA size range outside 2048..=8192 bits; [`ConfigError::Zero`] and
+    /// [`ConfigError::TooLarge`] for cache and token limits that would switch a protection
+    /// off (see [`CachePolicy::check`] and [`check_limits`]).
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let audience = self
             .audience
@@ -338,13 +363,19 @@ impl VerifierConfig {
                 reason: "rsa sizes must lie in 2048..=8192",
             });
         }
+        self.cache.check()?;
+        check_limits(&self.limits)?;
+        let mut cache = self.cache;
+        if let IssuerSource::Static(list) = &source {
+            cache.max_entries = cache.max_entries.max(list.len());
+        }
         Ok(Verifier {
             domain,
             source,
             audience,
             algorithms,
             dpop: self.dpop,
-            cache: self.cache,
+            cache,
             limits: self.limits,
             key_limits: self.key_limits,
             required_claims: self.required_claims,
@@ -354,6 +385,29 @@ impl VerifierConfig {
             domain_policy: self.domain_policy,
         })
     }
+}
+
+/// Checks token limits: a JSON depth in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH)
+/// (a deeper limit would let a small token exhaust the stack) and a non-zero token size.
+///
+/// # Errors
+/// [`ConfigError::Zero`] for a zero depth or size, [`ConfigError::TooLarge`] for a deeper
+/// limit.
+pub fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
+    use crate::jose::json::MAX_DEPTH;
+    if limits.max_json_depth == 0 {
+        return Err(ConfigError::Zero("limits.max_json_depth"));
+    }
+    if limits.max_json_depth > MAX_DEPTH {
+        return Err(ConfigError::TooLarge {
+            option: "limits.max_json_depth",
+            max: MAX_DEPTH,
+        });
+    }
+    if limits.max_token_len == 0 {
+        return Err(ConfigError::Zero("limits.max_token_len"));
+    }
+    Ok(())
 }
 
 /// Parses an algorithm list: non-empty, asymmetric only, duplicates removed, order kept.
@@ -436,5 +490,127 @@ impl Verifier {
     /// The crypto provider.
     pub fn crypto_provider(&self) -> &'static dyn CryptoProvider {
         self.provider
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    use super::*;
+
+    fn config() -> VerifierConfig {
+        VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+    }
+
+    /// Item 11: values that would switch the cache protections off, or let a token overflow
+    /// the stack, are configuration errors.
+    #[test]
+    fn limits_that_disable_protections_are_refused() {
+        let cache = |policy: CachePolicy| config().cache(policy).build().map(|_| ());
+        let limits = |limits: Limits| config().limits(limits).build().map(|_| ());
+        let cases: Vec<(&str, Result<(), ConfigError>, ConfigError)> = vec![
+            (
+                "no cache entries",
+                cache(CachePolicy {
+                    max_entries: 0,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.max_entries"),
+            ),
+            (
+                "no cooldown",
+                cache(CachePolicy {
+                    refetch_cooldown: Duration::ZERO,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.refetch_cooldown"),
+            ),
+            (
+                "no in-flight mark",
+                cache(CachePolicy {
+                    fetch_timeout: Duration::ZERO,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.fetch_timeout"),
+            ),
+            (
+                "depth that overflows the stack",
+                limits(Limits {
+                    max_json_depth: 100_000,
+                    ..Limits::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "limits.max_json_depth",
+                    max: crate::jose::json::MAX_DEPTH,
+                },
+            ),
+            (
+                "depth just above the cap",
+                limits(Limits {
+                    max_json_depth: crate::jose::json::MAX_DEPTH + 1,
+                    ..Limits::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "limits.max_json_depth",
+                    max: crate::jose::json::MAX_DEPTH,
+                },
+            ),
+            (
+                "zero depth",
+                limits(Limits {
+                    max_json_depth: 0,
+                    ..Limits::default()
+                }),
+                ConfigError::Zero("limits.max_json_depth"),
+            ),
+            (
+                "zero token size",
+                limits(Limits {
+                    max_token_len: 0,
+                    ..Limits::default()
+                }),
+                ConfigError::Zero("limits.max_token_len"),
+            ),
+        ];
+        for (name, got, expected) in cases {
+            assert_eq!(got, Err(expected.clone()), "{name}");
+            assert_eq!(expected.code(), "invalid_configuration_error", "{name}");
+            let text = expected.to_string();
+            assert!(text.starts_with("invalid option "), "{text}");
+        }
+        // The limits themselves, TTL 0 and the largest depth are accepted.
+        let ok = config()
+            .cache(CachePolicy {
+                ttl: Duration::ZERO,
+                max_entries: 1,
+                ..CachePolicy::default()
+            })
+            .limits(Limits {
+                max_json_depth: crate::jose::json::MAX_DEPTH,
+                max_token_len: 1,
+            })
+            .build();
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    /// Item 9: the caches hold at least one entry per static domain.
+    #[test]
+    fn caches_are_sized_to_the_static_domains() {
+        let hosts = ["a.example", "b.example", "c.example"];
+        let small = CachePolicy {
+            max_entries: 2,
+            ..CachePolicy::default()
+        };
+        let v = config().domains(hosts).cache(small).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 3);
+        // A larger setting is kept; a single domain changes nothing.
+        let v = config().domains(hosts).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 100);
+        let v = config().cache(small).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 2);
     }
 }

@@ -194,10 +194,15 @@ fn lru_eviction_refetches_the_evicted_issuer() {
     let mut caches = v.new_caches();
     let mut server = Server::new();
     run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
-    // Fill the single slot of each cache with other resources.
-    caches.begin_discovery("https://other.example/", UnixTime::from_secs(NOW));
-    caches.begin_jwks("https://other.example/jwks", UnixTime::from_secs(NOW));
-    run(&v, &mut caches, &mut server, &token("k1"), NOW + 1).unwrap();
+    // Within the cooldown the entries may not be evicted: no room for other resources.
+    let soon = UnixTime::from_secs(NOW + 29);
+    assert!(!caches.begin_discovery("https://other.example/", soon));
+    assert!(!caches.begin_jwks("https://other.example/jwks", soon));
+    // After it, fill the single slot of each cache with other resources.
+    let later = UnixTime::from_secs(NOW + 30);
+    assert!(caches.begin_discovery("https://other.example/", later));
+    assert!(caches.begin_jwks("https://other.example/jwks", later));
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 61).unwrap();
     assert_eq!(server.log, vec![DISCOVERY, JWKS, DISCOVERY, JWKS]);
 }
 
@@ -982,3 +987,5 @@ fn challenges_advertise_resource_metadata_when_configured() {
         ]
     );
 }
+
+mod caches;
