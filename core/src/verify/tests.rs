@@ -965,6 +965,40 @@ mod dpop_matrix {
         check(&v, &mut plain, &bound, &c).unwrap();
         check(&v, &mut plain, &bound, &c).unwrap();
     }
+
+    /// Item 10: a client holding a valid DPoP-bound token fills its quota of the replay
+    /// cache with fresh proofs and is refused; a client with another key still gets through.
+    #[test]
+    fn replay_cache_quota_keeps_other_clients_served() {
+        let v = verifier(DpopMode::Allowed);
+        let mut caches = v.new_caches().with_replay_cache(ReplayCache::for_window(
+            20,
+            Duration::from_secs(300),
+            Duration::from_secs(30),
+        ));
+        let greedy = bound_token();
+        let mut refused = 0;
+        for i in 0..40 {
+            let p = proof(7, &greedy, "GET", &format!("flood-{i}"));
+            if let Err(e) = check(
+                &v,
+                &mut caches,
+                &greedy,
+                &ctx(Some("DPoP"), Some(&p), "GET"),
+            ) {
+                assert_eq!(e.3, Reason::Dpop(DpopError::ReplayQuotaExceeded), "{i}");
+                assert_eq!(e.0, "invalid_dpop_proof");
+                refused += 1;
+            }
+        }
+        // The default quota is a tenth of the capacity.
+        assert_eq!(refused, 40 - 2);
+        let mut c = claims();
+        c["cnf"] = json!({"jkt": jkt(8)});
+        let other = sign(1, json!({"alg":"ES256","kid":"k1"}), &c);
+        let p = proof(8, &other, "GET", "honest-1");
+        check(&v, &mut caches, &other, &ctx(Some("DPoP"), Some(&p), "GET")).unwrap();
+    }
 }
 
 #[test]
