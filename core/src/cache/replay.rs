@@ -77,7 +77,9 @@ impl ReplayKey {
         hasher.update((jkt.len() as u64).to_be_bytes());
         hasher.update(jkt.as_bytes());
         let mut holder = [0u8; 16];
-        holder.copy_from_slice(&hasher.clone().finalize()[..16]);
+        for (out, byte) in holder.iter_mut().zip(hasher.clone().finalize()) {
+            *out = byte;
+        }
         hasher.update((jti.len() as u64).to_be_bytes());
         hasher.update(jti.as_bytes());
         let mut digest = [0u8; 32];
