@@ -31,9 +31,10 @@ pub enum DpopMode {
 pub struct DpopOptions {
     /// The mode. Defaults to [`DpopMode::Allowed`].
     pub mode: DpopMode,
-    /// The maximum age of a proof (`iat` in the past). Defaults to 300 s.
+    /// The maximum age of a proof (`iat` in the past). Defaults to 300 s; at most
+    /// [`MAX_WINDOW`].
     pub iat_offset: Duration,
-    /// How far in the future a proof `iat` may be. Defaults to 30 s.
+    /// How far in the future a proof `iat` may be. Defaults to 30 s; at most [`MAX_WINDOW`].
     pub iat_leeway: Duration,
 }
 
@@ -63,12 +64,13 @@ pub enum ConfigError {
     /// A number or duration is 0 where 0 would switch a protection off, such as the refetch
     /// cooldown or the in-flight marks of the caches (`invalid_configuration_error`).
     Zero(&'static str),
-    /// A number is above the largest value that can be used safely, such as a JSON nesting
-    /// depth deep enough to overflow the stack (`invalid_configuration_error`).
+    /// A number or duration is above the largest value that can be used safely, such as a
+    /// JSON nesting depth deep enough to overflow the stack, or a clock leeway long enough to
+    /// accept expired tokens indefinitely (`invalid_configuration_error`).
     TooLarge {
         /// The option at fault.
         option: &'static str,
-        /// The largest value accepted.
+        /// The largest value accepted, in the option's unit (seconds for durations).
         max: usize,
     },
 }
@@ -274,7 +276,7 @@ impl VerifierConfig {
         self
     }
 
-    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 0 s.
+    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 0 s; at most [`MAX_WINDOW`].
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -310,7 +312,8 @@ impl VerifierConfig {
     /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
     /// list, or an RSA size range outside 2048..=8192 bits; [`ConfigError::Zero`] and
     /// [`ConfigError::TooLarge`] for cache and token limits that would switch a protection
-    /// off (see [`CachePolicy::check`] and [`check_limits`]).
+    /// off (see [`CachePolicy::check`] and [`check_limits`]), and for a `leeway`, DPoP
+    /// `iat_offset` or `iat_leeway`, or cache `fetch_timeout` above [`MAX_WINDOW`].
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let audience = self
             .audience
@@ -364,7 +367,11 @@ impl VerifierConfig {
             });
         }
         self.cache.check()?;
+        check_window("cache.fetch_timeout", self.cache.fetch_timeout)?;
         check_limits(&self.limits)?;
+        check_window("leeway", self.leeway)?;
+        check_window("dpop.iat_offset", self.dpop.iat_offset)?;
+        check_window("dpop.iat_leeway", self.dpop.iat_leeway)?;
         let mut cache = self.cache;
         if let IssuerSource::Static(list) = &source {
             cache.max_entries = cache.max_entries.max(list.len());
@@ -385,6 +392,22 @@ impl VerifierConfig {
             domain_policy: self.domain_policy,
         })
     }
+}
+
+/// The longest clock leeway, DPoP `iat` window bound or fetch timeout accepted: one hour.
+/// Longer values would make expired tokens or old proofs acceptable indefinitely, or let one
+/// fetch that is never answered hold back every flow for that long.
+pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Refuses `value` above [`MAX_WINDOW`].
+fn check_window(option: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value > MAX_WINDOW {
+        return Err(ConfigError::TooLarge {
+            option,
+            max: MAX_WINDOW.as_secs() as usize,
+        });
+    }
+    Ok(())
 }
 
 /// Checks token limits: a JSON depth in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH)
@@ -575,6 +598,53 @@ mod tests {
                 }),
                 ConfigError::Zero("limits.max_token_len"),
             ),
+            (
+                "leeway that never expires a token",
+                config().leeway(Duration::MAX).build().map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "leeway",
+                    max: 3600,
+                },
+            ),
+            (
+                "dpop proofs valid for a day",
+                config()
+                    .dpop(DpopOptions {
+                        iat_offset: Duration::from_secs(86_400),
+                        ..DpopOptions::default()
+                    })
+                    .build()
+                    .map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "dpop.iat_offset",
+                    max: 3600,
+                },
+            ),
+            (
+                "dpop proofs from the far future",
+                config()
+                    .dpop(DpopOptions {
+                        iat_leeway: Duration::from_secs(3601),
+                        ..DpopOptions::default()
+                    })
+                    .build()
+                    .map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "dpop.iat_leeway",
+                    max: 3600,
+                },
+            ),
+            (
+                "in-flight mark that never ends",
+                cache(CachePolicy {
+                    fetch_timeout: Duration::MAX,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "cache.fetch_timeout",
+                    max: 3600,
+                },
+            ),
         ];
         for (name, got, expected) in cases {
             assert_eq!(got, Err(expected.clone()), "{name}");
@@ -592,6 +662,12 @@ mod tests {
             .limits(Limits {
                 max_json_depth: crate::jose::json::MAX_DEPTH,
                 max_token_len: 1,
+            })
+            .leeway(MAX_WINDOW)
+            .dpop(DpopOptions {
+                iat_offset: MAX_WINDOW,
+                iat_leeway: MAX_WINDOW,
+                ..DpopOptions::default()
             })
             .build();
         assert!(ok.is_ok(), "{ok:?}");
