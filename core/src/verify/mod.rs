@@ -398,7 +398,8 @@ impl<'a> VerifyAccessToken<'a> {
 
     /// Finishes a warm verification with shared access to the caches: `Some` with the result
     /// when the discovery document and the key are cached and fresh, `None` when the flow
-    /// needs [`poll`](Self::poll) (a fetch, a wait, or the DPoP replay cache).
+    /// needs [`poll`](Self::poll) (a fetch, a wait, or the DPoP replay cache). A warm hit
+    /// counts as a use of the cached document and key set, so busy tenants are evicted last.
     pub fn poll_shared(
         &mut self,
         caches: &Caches,
