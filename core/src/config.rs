@@ -31,9 +31,10 @@ pub enum DpopMode {
 pub struct DpopOptions {
     /// The mode. Defaults to [`DpopMode::Allowed`].
     pub mode: DpopMode,
-    /// The maximum age of a proof (`iat` in the past). Defaults to 300 s.
+    /// The maximum age of a proof (`iat` in the past). Defaults to 300 s; at most
+    /// [`MAX_WINDOW`].
     pub iat_offset: Duration,
-    /// How far in the future a proof `iat` may be. Defaults to 30 s.
+    /// How far in the future a proof `iat` may be. Defaults to 30 s; at most [`MAX_WINDOW`].
     pub iat_leeway: Duration,
 }
 
@@ -60,6 +61,18 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A number or duration is 0 where 0 would switch a protection off, such as the refetch
+    /// cooldown or the in-flight marks of the caches (`invalid_configuration_error`).
+    Zero(&'static str),
+    /// A number or duration is above the largest value that can be used safely, such as a
+    /// JSON nesting depth deep enough to overflow the stack, or a clock leeway long enough to
+    /// accept expired tokens indefinitely (`invalid_configuration_error`).
+    TooLarge {
+        /// The option at fault.
+        option: &'static str,
+        /// The largest value accepted, in the option's unit (seconds for durations).
+        max: usize,
+    },
 }
 
 impl ConfigError {
@@ -67,7 +80,9 @@ impl ConfigError {
     pub fn code(&self) -> &'static str {
         match self {
             ConfigError::Missing(_) => "missing_required_argument_error",
-            ConfigError::Invalid { .. } => "invalid_configuration_error",
+            ConfigError::Invalid { .. } | ConfigError::Zero(_) | ConfigError::TooLarge { .. } => {
+                "invalid_configuration_error"
+            }
         }
     }
 }
@@ -78,6 +93,10 @@ impl fmt::Display for ConfigError {
             ConfigError::Missing(option) => write!(f, "missing required option {option}"),
             ConfigError::Invalid { option, reason } => {
                 write!(f, "invalid option {option}: {reason}")
+            }
+            ConfigError::Zero(option) => write!(f, "invalid option {option}: must not be zero"),
+            ConfigError::TooLarge { option, max } => {
+                write!(f, "invalid option {option}: must be at most {max}")
             }
         }
     }
@@ -249,6 +268,8 @@ impl VerifierConfig {
     }
 
     /// Token size and nesting limits. Defaults to [`Limits::default`] (16 KiB, depth 32).
+    /// The depth must lie in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH) and the size
+    /// must not be 0.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -266,7 +287,7 @@ impl VerifierConfig {
         self
     }
 
-    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 0 s.
+    /// Clock skew tolerated on `exp` and `nbf`. Defaults to 0 s; at most [`MAX_WINDOW`].
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -293,10 +314,17 @@ impl VerifierConfig {
 
     /// Validates the configuration.
     ///
+    /// With a static list of [`domains`](Self::domains) longer than
+    /// [`CachePolicy::max_entries`], the caches are sized to hold one entry per domain, so
+    /// tokens cycling through the domains never evict one another.
+    ///
     /// # Errors
     /// [`ConfigError::Missing`] for a missing audience or issuer source,
     /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
-    /// list, or an RSA size range outside 2048..=8192 bits.
+    /// list, or an RSA size range outside 2048..=8192 bits; [`ConfigError::Zero`] and
+    /// [`ConfigError::TooLarge`] for cache and token limits that would switch a protection
+    /// off (see [`CachePolicy::check`] and [`check_limits`]), and for a `leeway`, DPoP
+    /// `iat_offset` or `iat_leeway`, or cache `fetch_timeout` above [`MAX_WINDOW`].
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let require_at_jwt = self.require_at_jwt;
         let audience = self
@@ -350,13 +378,23 @@ impl VerifierConfig {
                 reason: "rsa sizes must lie in 2048..=8192",
             });
         }
+        self.cache.check()?;
+        check_window("cache.fetch_timeout", self.cache.fetch_timeout)?;
+        check_limits(&self.limits)?;
+        check_window("leeway", self.leeway)?;
+        check_window("dpop.iat_offset", self.dpop.iat_offset)?;
+        check_window("dpop.iat_leeway", self.dpop.iat_leeway)?;
+        let mut cache = self.cache;
+        if let IssuerSource::Static(list) = &source {
+            cache.max_entries = cache.max_entries.max(list.len());
+        }
         Ok(Verifier {
             domain,
             source,
             audience,
             algorithms,
             dpop: self.dpop,
-            cache: self.cache,
+            cache,
             limits: self.limits,
             key_limits: self.key_limits,
             required_claims: self.required_claims,
@@ -367,6 +405,45 @@ impl VerifierConfig {
             require_at_jwt,
         })
     }
+}
+
+/// The longest clock leeway, DPoP `iat` window bound or fetch timeout accepted: one hour.
+/// Longer values would make expired tokens or old proofs acceptable indefinitely, or let one
+/// fetch that is never answered hold back every flow for that long.
+pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Refuses `value` above [`MAX_WINDOW`].
+fn check_window(option: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value > MAX_WINDOW {
+        return Err(ConfigError::TooLarge {
+            option,
+            max: MAX_WINDOW.as_secs() as usize,
+        });
+    }
+    Ok(())
+}
+
+/// Checks token limits: a JSON depth in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH)
+/// (a deeper limit would let a small token exhaust the stack) and a non-zero token size.
+///
+/// # Errors
+/// [`ConfigError::Zero`] for a zero depth or size, [`ConfigError::TooLarge`] for a deeper
+/// limit.
+pub fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
+    use crate::jose::json::MAX_DEPTH;
+    if limits.max_json_depth == 0 {
+        return Err(ConfigError::Zero("limits.max_json_depth"));
+    }
+    if limits.max_json_depth > MAX_DEPTH {
+        return Err(ConfigError::TooLarge {
+            option: "limits.max_json_depth",
+            max: MAX_DEPTH,
+        });
+    }
+    if limits.max_token_len == 0 {
+        return Err(ConfigError::Zero("limits.max_token_len"));
+    }
+    Ok(())
 }
 
 /// Parses an algorithm list: non-empty, asymmetric only, duplicates removed, order kept.
@@ -463,5 +540,180 @@ impl Verifier {
     /// The crypto provider.
     pub fn crypto_provider(&self) -> &'static dyn CryptoProvider {
         self.provider
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    use super::*;
+
+    fn config() -> VerifierConfig {
+        VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+    }
+
+    /// Item 11: values that would switch the cache protections off, or let a token overflow
+    /// the stack, are configuration errors.
+    #[test]
+    fn limits_that_disable_protections_are_refused() {
+        let cache = |policy: CachePolicy| config().cache(policy).build().map(|_| ());
+        let limits = |limits: Limits| config().limits(limits).build().map(|_| ());
+        let cases: Vec<(&str, Result<(), ConfigError>, ConfigError)> = vec![
+            (
+                "no cache entries",
+                cache(CachePolicy {
+                    max_entries: 0,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.max_entries"),
+            ),
+            (
+                "no cooldown",
+                cache(CachePolicy {
+                    refetch_cooldown: Duration::ZERO,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.refetch_cooldown"),
+            ),
+            (
+                "no in-flight mark",
+                cache(CachePolicy {
+                    fetch_timeout: Duration::ZERO,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::Zero("cache.fetch_timeout"),
+            ),
+            (
+                "depth that overflows the stack",
+                limits(Limits {
+                    max_json_depth: 100_000,
+                    ..Limits::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "limits.max_json_depth",
+                    max: crate::jose::json::MAX_DEPTH,
+                },
+            ),
+            (
+                "depth just above the cap",
+                limits(Limits {
+                    max_json_depth: crate::jose::json::MAX_DEPTH + 1,
+                    ..Limits::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "limits.max_json_depth",
+                    max: crate::jose::json::MAX_DEPTH,
+                },
+            ),
+            (
+                "zero depth",
+                limits(Limits {
+                    max_json_depth: 0,
+                    ..Limits::default()
+                }),
+                ConfigError::Zero("limits.max_json_depth"),
+            ),
+            (
+                "zero token size",
+                limits(Limits {
+                    max_token_len: 0,
+                    ..Limits::default()
+                }),
+                ConfigError::Zero("limits.max_token_len"),
+            ),
+            (
+                "leeway that never expires a token",
+                config().leeway(Duration::MAX).build().map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "leeway",
+                    max: 3600,
+                },
+            ),
+            (
+                "dpop proofs valid for a day",
+                config()
+                    .dpop(DpopOptions {
+                        iat_offset: Duration::from_secs(86_400),
+                        ..DpopOptions::default()
+                    })
+                    .build()
+                    .map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "dpop.iat_offset",
+                    max: 3600,
+                },
+            ),
+            (
+                "dpop proofs from the far future",
+                config()
+                    .dpop(DpopOptions {
+                        iat_leeway: Duration::from_secs(3601),
+                        ..DpopOptions::default()
+                    })
+                    .build()
+                    .map(|_| ()),
+                ConfigError::TooLarge {
+                    option: "dpop.iat_leeway",
+                    max: 3600,
+                },
+            ),
+            (
+                "in-flight mark that never ends",
+                cache(CachePolicy {
+                    fetch_timeout: Duration::MAX,
+                    ..CachePolicy::default()
+                }),
+                ConfigError::TooLarge {
+                    option: "cache.fetch_timeout",
+                    max: 3600,
+                },
+            ),
+        ];
+        for (name, got, expected) in cases {
+            assert_eq!(got, Err(expected.clone()), "{name}");
+            assert_eq!(expected.code(), "invalid_configuration_error", "{name}");
+            let text = expected.to_string();
+            assert!(text.starts_with("invalid option "), "{text}");
+        }
+        // The limits themselves, TTL 0 and the largest depth are accepted.
+        let ok = config()
+            .cache(CachePolicy {
+                ttl: Duration::ZERO,
+                max_entries: 1,
+                ..CachePolicy::default()
+            })
+            .limits(Limits {
+                max_json_depth: crate::jose::json::MAX_DEPTH,
+                max_token_len: 1,
+            })
+            .leeway(MAX_WINDOW)
+            .dpop(DpopOptions {
+                iat_offset: MAX_WINDOW,
+                iat_leeway: MAX_WINDOW,
+                ..DpopOptions::default()
+            })
+            .build();
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    /// Item 9: the caches hold at least one entry per static domain.
+    #[test]
+    fn caches_are_sized_to_the_static_domains() {
+        let hosts = ["a.example", "b.example", "c.example"];
+        let small = CachePolicy {
+            max_entries: 2,
+            ..CachePolicy::default()
+        };
+        let v = config().domains(hosts).cache(small).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 3);
+        // A larger setting is kept; a single domain changes nothing.
+        let v = config().domains(hosts).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 100);
+        let v = config().cache(small).build().unwrap();
+        assert_eq!(v.cache_policy().max_entries, 2);
     }
 }

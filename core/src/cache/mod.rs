@@ -8,6 +8,22 @@
 //! After a failed fetch, or a refetch for an unknown `kid`, no new request for the same
 //! resource is made before [`CachePolicy::refetch_cooldown`] has passed: a flood of bad tokens
 //! yields rejections, not requests.
+//!
+//! # Eviction keeps the fetch limits
+//! An entry that is being fetched, or whose last fetch began less than
+//! [`CachePolicy::refetch_cooldown`] ago, is never evicted: forgetting it would forget its
+//! in-flight mark and cooldown, and tokens cycling through more resources than the cache holds
+//! would each cost a request. When a full cache holds only such entries, a new resource is
+//! not fetched: the flow is refused as within the cooldown
+//! ([`DiscoveryStep::RecentlyFailed`], or `false` from [`Caches::begin_jwks`]) until an
+//! entry's cooldown ends. So each cache sends at most `max_entries` requests for new
+//! resources per cooldown, whatever the tokens. [`Verifier::new_caches`] holds at least one
+//! entry per configured static domain.
+//!
+//! Warm lookups through a shared reference ([`Caches::fresh_discovery`], [`Caches::key`])
+//! count as uses for eviction, so the busiest tenants are evicted last.
+//!
+//! [`Verifier::new_caches`]: crate::config::Verifier::new_caches
 
 pub mod jwks;
 pub mod lru;
@@ -16,6 +32,7 @@ pub mod replay;
 use alloc::string::String;
 use core::time::Duration;
 
+use crate::config::ConfigError;
 use crate::discovery::DiscoveryDocument;
 use crate::jose::jwk::JwkSet;
 use crate::time::UnixTime;
@@ -27,15 +44,18 @@ pub use replay::ReplayCache;
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachePolicy {
-    /// Lifetime of discovery documents and JWK Sets. Defaults to 600 s; 0 disables caching.
+    /// Lifetime of discovery documents and JWK Sets. Defaults to 600 s; 0 disables caching
+    /// of values (the in-flight marks and the cooldown are still kept).
     pub ttl: Duration,
-    /// The most entries per cache. Defaults to 100.
+    /// The most entries per cache. Defaults to 100; at least 1
+    /// ([`VerifierConfig::build`](crate::config::VerifierConfig::build) refuses 0, and raises
+    /// it to the number of static domains when there are more).
     pub max_entries: usize,
     /// The least time between two fetches of one resource after a failure or an unknown
-    /// `kid`. Defaults to 30 s.
+    /// `kid`. Defaults to 30 s; must not be 0.
     pub refetch_cooldown: Duration,
-    /// How long an in-flight mark holds back other flows. Defaults to 30 s; drivers should
-    /// use a request timeout no longer than this.
+    /// How long an in-flight mark holds back other flows. Defaults to 30 s; must not be 0.
+    /// Drivers should use a request timeout no longer than this.
     pub fetch_timeout: Duration,
 }
 
@@ -47,6 +67,29 @@ impl Default for CachePolicy {
             refetch_cooldown: Duration::from_secs(30),
             fetch_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl CachePolicy {
+    /// Checks that no value switches a protection off: `max_entries` 0 would keep no
+    /// in-flight mark or cooldown at all, a zero `refetch_cooldown` would let every bad token
+    /// cause a request, and a zero `fetch_timeout` would end every in-flight mark at once.
+    /// [`VerifierConfig::build`](crate::config::VerifierConfig::build) calls it. A `ttl` of 0
+    /// is allowed: it disables caching of values only.
+    ///
+    /// # Errors
+    /// [`ConfigError::Zero`] naming the first such option.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.max_entries == 0 {
+            return Err(ConfigError::Zero("cache.max_entries"));
+        }
+        if self.refetch_cooldown.is_zero() {
+            return Err(ConfigError::Zero("cache.refetch_cooldown"));
+        }
+        if self.fetch_timeout.is_zero() {
+            return Err(ConfigError::Zero("cache.fetch_timeout"));
+        }
+        Ok(())
     }
 }
 
@@ -100,6 +143,12 @@ impl<T> Entry<T> {
         self.last_failed
     }
 
+    /// Whether eviction may drop this entry at `now`: not while it is being fetched or its
+    /// last fetch is within the cooldown, or its limits would be forgotten with it.
+    fn evictable(&self, policy: &CachePolicy, now: UnixTime) -> bool {
+        !self.is_fetching(policy, now) && self.cooldown_over(policy, now)
+    }
+
     fn begin(&mut self, now: UnixTime) {
         self.fetching_since = Some(now);
         self.last_attempt = Some(now);
@@ -113,7 +162,8 @@ pub enum DiscoveryStep<'c> {
     Fresh(&'c DiscoveryDocument),
     /// Another flow is fetching it: wait.
     Wait(crate::FetchKey),
-    /// The last fetch failed and the cooldown forbids another.
+    /// The cooldown forbids a fetch: the last one failed, or the cache is full of resources
+    /// fetched within the cooldown and none can make room.
     RecentlyFailed,
     /// Send this request; the slot is now marked as being fetched.
     Fetch(crate::http::HttpRequest),
@@ -129,8 +179,10 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Empty caches with this policy.
-    pub fn new(policy: CachePolicy) -> Self {
+    /// Empty caches with this policy. A `max_entries` of 0 is taken as 1: the caches always
+    /// keep the in-flight marks and cooldowns (see [`CachePolicy::check`]).
+    pub fn new(mut policy: CachePolicy) -> Self {
+        policy.max_entries = policy.max_entries.max(1);
         Self {
             policy,
             discovery: Lru::new(policy.max_entries),
@@ -154,6 +206,17 @@ impl Caches {
     /// Whether a DPoP replay cache is kept.
     pub fn has_replay_cache(&self) -> bool {
         self.replay.is_some()
+    }
+
+    /// The key for `header` from the JWK Set at `jwks_uri` at `now`, marking the set most
+    /// recently used through a shared reference (for warm lookups under a read lock).
+    pub fn key(
+        &self,
+        jwks_uri: &str,
+        header: &crate::jose::header::Header,
+        now: UnixTime,
+    ) -> KeyLookup<'_> {
+        jwks::lookup(self.jwks.get_used(jwks_uri), &self.policy, header, now)
     }
 
     /// The key for `header` from the JWK Set at `jwks_uri` (marking the set most recently
@@ -184,9 +247,10 @@ impl Caches {
         self.jwks.get(jwks_uri)
     }
 
-    /// The fresh discovery document of `issuer` at `now`.
+    /// The fresh discovery document of `issuer` at `now`, marked most recently used through a
+    /// shared reference (for warm lookups under a read lock).
     pub fn fresh_discovery(&self, issuer: &str, now: UnixTime) -> Option<&DiscoveryDocument> {
-        self.discovery.get(issuer)?.fresh(&self.policy, now)
+        self.discovery.get_used(issuer)?.fresh(&self.policy, now)
     }
 
     /// Decides the discovery step for `issuer` at `now`: the fresh document, a wait for
@@ -211,13 +275,18 @@ impl Caches {
             }
             _ => {}
         }
-        self.begin_discovery(issuer, now);
+        if !self.begin_discovery(issuer, now) {
+            return DiscoveryStep::RecentlyFailed;
+        }
         DiscoveryStep::Fetch(crate::discovery::discovery_request(issuer))
     }
 
-    /// Marks `issuer`'s discovery document as being fetched.
-    pub fn begin_discovery(&mut self, issuer: &str, now: UnixTime) {
-        begin(&mut self.discovery, issuer, now);
+    /// Marks `issuer`'s discovery document as being fetched. `false` when the cache is full
+    /// of entries it may not evict (see the [module documentation](self)): then nothing is
+    /// marked and no request may be sent.
+    #[must_use = "no request may be sent when no mark was made"]
+    pub fn begin_discovery(&mut self, issuer: &str, now: UnixTime) -> bool {
+        begin(&mut self.discovery, &self.policy, issuer, now)
     }
 
     /// Records the outcome of a discovery fetch (`None` for a failure).
@@ -230,14 +299,18 @@ impl Caches {
         finish(&mut self.discovery, &self.policy, issuer, doc, now);
     }
 
-    /// Marks the JWK Set at `jwks_uri` as being fetched.
-    pub fn begin_jwks(&mut self, jwks_uri: &str, now: UnixTime) {
-        begin(&mut self.jwks, jwks_uri, now);
+    /// Marks the JWK Set at `jwks_uri` as being fetched. `false` when the cache is full of
+    /// entries it may not evict (see the [module documentation](self)): then nothing is
+    /// marked and no request may be sent.
+    #[must_use = "no request may be sent when no mark was made"]
+    pub fn begin_jwks(&mut self, jwks_uri: &str, now: UnixTime) -> bool {
+        begin(&mut self.jwks, &self.policy, jwks_uri, now)
     }
 
     /// Records the outcome of a JWKS fetch (`None` for a failure). A failure keeps the keys
-    /// already cached: they stay usable until their TTL runs out. With TTL 0 nothing is
-    /// stored and the keys are handed back for the caller's own use.
+    /// already cached: they stay usable until their TTL runs out. With TTL 0, or when the
+    /// cache has no room, nothing is stored and the keys are handed back for the caller's
+    /// own use.
     pub fn finish_jwks(
         &mut self,
         jwks_uri: &str,
@@ -248,15 +321,15 @@ impl Caches {
     }
 }
 
-fn begin<T>(lru: &mut Lru<Entry<T>>, key: &str, now: UnixTime) {
-    match lru.get_mut(key) {
-        Some(entry) => entry.begin(now),
-        None => {
-            let mut entry = Entry::default();
-            entry.begin(now);
-            lru.insert(String::from(key), entry);
-        }
+fn begin<T>(lru: &mut Lru<Entry<T>>, policy: &CachePolicy, key: &str, now: UnixTime) -> bool {
+    if let Some(entry) = lru.get_mut(key) {
+        entry.begin(now);
+        return true;
     }
+    let mut entry = Entry::default();
+    entry.begin(now);
+    lru.insert_evicting(String::from(key), entry, |e| e.evictable(policy, now))
+        .is_ok()
 }
 
 fn finish<T>(
@@ -267,17 +340,121 @@ fn finish<T>(
     now: UnixTime,
 ) -> Option<T> {
     if lru.get(key).is_none() {
-        lru.insert(String::from(key), Entry::default());
+        let _ = lru.insert_evicting(String::from(key), Entry::default(), |e| {
+            e.evictable(policy, now)
+        });
     }
-    if let Some(entry) = lru.get_mut(key) {
-        entry.fetching_since = None;
-        entry.last_attempt.get_or_insert(now);
-        entry.last_failed = value.is_none();
-        // TTL 0 disables caching of values; the cooldown state is still kept.
-        if !policy.ttl.is_zero() {
-            entry.value = value.map(|v| (v, now)).or(entry.value.take());
-            return None;
+    let Some(entry) = lru.get_mut(key) else {
+        // No room: nothing is remembered, the value goes back to the caller.
+        return value;
+    };
+    entry.fetching_since = None;
+    entry.last_attempt.get_or_insert(now);
+    entry.last_failed = value.is_none();
+    // TTL 0 disables caching of values; the cooldown state is still kept.
+    if policy.ttl.is_zero() {
+        return value;
+    }
+    entry.value = value.map(|v| (v, now)).or(entry.value.take());
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: u64) -> UnixTime {
+        UnixTime::from_secs(1_700_000_000 + secs)
+    }
+
+    const ISSUER: &str = "https://tenant.example/";
+
+    /// Item 11: caches built directly with `max_entries: 0` still keep the in-flight mark and
+    /// the failure cooldown.
+    #[test]
+    fn zero_entries_still_keep_the_fetch_limits() {
+        let mut caches = Caches::new(CachePolicy {
+            max_entries: 0,
+            ..CachePolicy::default()
+        });
+        assert!(matches!(
+            caches.discovery_step(ISSUER, t(0)),
+            DiscoveryStep::Fetch(_)
+        ));
+        assert!(matches!(
+            caches.discovery_step(ISSUER, t(0)),
+            DiscoveryStep::Wait(_)
+        ));
+        caches.finish_discovery(ISSUER, None, t(1));
+        for s in 1..30 {
+            assert!(matches!(
+                caches.discovery_step(ISSUER, t(s)),
+                DiscoveryStep::RecentlyFailed
+            ));
         }
+        assert!(matches!(
+            caches.discovery_step(ISSUER, t(30)),
+            DiscoveryStep::Fetch(_)
+        ));
     }
-    value
+
+    /// Item 9: a full cache never evicts an entry in flight or in its cooldown; a new
+    /// resource is refused, without a mark, until a cooldown ends.
+    #[test]
+    fn full_cache_keeps_entries_in_flight_or_cooling_down() {
+        let mut caches = Caches::new(CachePolicy {
+            max_entries: 2,
+            ..CachePolicy::default()
+        });
+        let (a, b, c) = (
+            "https://a.example/",
+            "https://b.example/",
+            "https://c.example/",
+        );
+        assert!(matches!(
+            caches.discovery_step(a, t(0)),
+            DiscoveryStep::Fetch(_)
+        ));
+        caches.finish_discovery(a, None, t(0));
+        // `b` is in flight and never answered.
+        assert!(matches!(
+            caches.discovery_step(b, t(1)),
+            DiscoveryStep::Fetch(_)
+        ));
+        for s in [1, 15, 29] {
+            assert!(
+                matches!(
+                    caches.discovery_step(c, t(s)),
+                    DiscoveryStep::RecentlyFailed
+                ),
+                "at {s}"
+            );
+            assert!(caches.discovery(c).is_none());
+            assert!(matches!(
+                caches.discovery_step(a, t(s)),
+                DiscoveryStep::RecentlyFailed
+            ));
+            assert!(matches!(
+                caches.discovery_step(b, t(s)),
+                DiscoveryStep::Wait(_)
+            ));
+        }
+        // `a`'s cooldown is over: it makes room (and `b` stays, still in flight).
+        assert!(matches!(
+            caches.discovery_step(c, t(30)),
+            DiscoveryStep::Fetch(_)
+        ));
+        assert!(caches.discovery(a).is_none());
+        assert!(matches!(
+            caches.discovery_step(b, t(30)),
+            DiscoveryStep::Wait(_)
+        ));
+        // The JWKS cache follows the same rule.
+        assert!(caches.begin_jwks("https://a.example/jwks", t(0)));
+        assert!(caches.begin_jwks("https://b.example/jwks", t(0)));
+        assert!(!caches.begin_jwks("https://c.example/jwks", t(29)));
+        assert!(caches.jwks("https://c.example/jwks").is_none());
+        // The in-flight marks end after `fetch_timeout` (30 s) and the cooldowns with them.
+        assert!(caches.begin_jwks("https://c.example/jwks", t(30)));
+    }
 }

@@ -22,6 +22,29 @@
 //! proof is rejected with [`DpopError::ReplayCacheFull`] rather than forgetting an entry that
 //! could then be replayed.
 //!
+//! # Per-key quota
+//! Failing closed would let one client lock everyone out: any holder of a valid DPoP-bound
+//! token can send fresh proofs until the cache is full. So each proof key (`jkt`) may hold at
+//! most [`ReplayCache::per_key_quota`] unexpired entries, by default a tenth of the capacity
+//! (at least 1; see [`ReplayCache::with_per_key_quota`]). A key over its quota gets
+//! [`DpopError::ReplayQuotaExceeded`]; other keys are still served. Filling the cache then
+//! takes proofs from at least `capacity / quota` distinct keys, each bound to its own access
+//! token.
+//!
+//! # Sizing
+//! Every accepted proof stays in the cache for its whole lifetime, so the cache holds about
+//! `rate x lifetime` entries at a steady `rate` of accepted DPoP requests. Choose
+//!
+//! ```text
+//! capacity      >= peak rate (proofs/s, all clients)  x (iat_offset + iat_leeway)
+//! per-key quota >= peak rate of one client key        x (iat_offset + iat_leeway)
+//! ```
+//!
+//! With the default window of 330 s, the default 10 000 entries serve about 30 proofs/s in
+//! all, and the default quota of 1 000 about 3 proofs/s per key; 100 proofs/s in all needs
+//! 33 000 entries. Each entry costs about 150 bytes. A shorter `iat_offset` shortens the
+//! window and shrinks the cache needed for the same rate.
+//!
 //! The cache is plain data (no locks, no `Arc`); time is an input.
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -32,9 +55,17 @@ use sha2::{Digest, Sha256};
 use crate::time::UnixTime;
 use crate::verify::dpop::DpopError;
 
-/// A replay-cache key: SHA-256 over the proof key thumbprint and the proof `jti`.
+/// A replay-cache key: SHA-256 over the proof key thumbprint and the proof `jti`, with the
+/// holder (a digest of the thumbprint alone) that the per-key quota counts by.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReplayKey([u8; 32]);
+pub struct ReplayKey {
+    digest: [u8; 32],
+    holder: Holder,
+}
+
+/// The first 16 bytes of SHA-256 over the length-prefixed thumbprint: enough that no one can
+/// find a thumbprint sharing another key's quota (a second preimage), at a fixed small size.
+type Holder = [u8; 16];
 
 impl ReplayKey {
     /// The key for a proof signed by the key with thumbprint `jkt` and carrying `jti`.
@@ -43,35 +74,46 @@ impl ReplayKey {
     /// inputs can collide by shifting bytes from one to the other.
     pub fn new(jkt: &str, jti: &str) -> Self {
         let mut hasher = Sha256::new();
-        for part in [jkt, jti] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
+        hasher.update((jkt.len() as u64).to_be_bytes());
+        hasher.update(jkt.as_bytes());
+        let mut holder = [0u8; 16];
+        for (out, byte) in holder.iter_mut().zip(hasher.clone().finalize()) {
+            *out = byte;
         }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&hasher.finalize());
-        Self(out)
+        hasher.update((jti.len() as u64).to_be_bytes());
+        hasher.update(jti.as_bytes());
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&hasher.finalize());
+        Self { digest, holder }
     }
 
-    /// The raw 32-byte digest.
+    /// The raw 32-byte digest over the thumbprint and the `jti`.
     pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.digest
+    }
+
+    /// Whether both keys come from the same proof key (thumbprint).
+    pub fn same_holder(&self, other: &ReplayKey) -> bool {
+        self.holder == other.holder
     }
 }
 
 impl core::fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("ReplayKey(")?;
-        for b in self.0.iter().take(4) {
+        for b in self.digest.iter().take(4) {
             write!(f, "{b:02x}")?;
         }
         f.write_str("..)")
     }
 }
 
-/// A bounded set of recently seen DPoP proofs (RFC 9449 section 11.1).
+/// A bounded set of recently seen DPoP proofs (RFC 9449 section 11.1), with a quota per
+/// proof key.
 ///
 /// Plain data: share it between threads behind the adapter's lock. See the
-/// [module documentation](self) for the key, lifetime and full-cache policy.
+/// [module documentation](self) for the key, lifetime, full-cache policy, per-key quota, and
+/// how to size the cache: `capacity >= rate x (iat_offset + iat_leeway)`.
 ///
 /// # Examples
 /// ```
@@ -89,10 +131,13 @@ impl core::fmt::Debug for ReplayKey {
 pub struct ReplayCache {
     capacity: usize,
     lifetime: Duration,
+    per_key_quota: usize,
     /// Key to the instant after which the entry is forgotten.
     entries: BTreeMap<ReplayKey, UnixTime>,
     /// The same entries ordered by expiry, so purging is cheap.
     by_expiry: BTreeSet<(UnixTime, ReplayKey)>,
+    /// The number of entries of each holder (never 0: emptied holders are removed).
+    per_holder: BTreeMap<Holder, usize>,
 }
 
 impl ReplayCache {
@@ -100,7 +145,12 @@ impl ReplayCache {
     /// no better figure: 10 000 entries of about 100 bytes each.
     pub const DEFAULT_CAPACITY: usize = 10_000;
 
-    /// An empty cache holding at most `capacity` entries, each for `lifetime` after insertion.
+    /// The share of the capacity one proof key may hold by default: a tenth.
+    pub const DEFAULT_QUOTA_DIVISOR: usize = 10;
+
+    /// An empty cache holding at most `capacity` entries, each for `lifetime` after insertion,
+    /// and at most a tenth of them ([`DEFAULT_QUOTA_DIVISOR`](Self::DEFAULT_QUOTA_DIVISOR),
+    /// rounded up) for any one proof key.
     ///
     /// A `capacity` of 0 rejects every proof (fail closed); pass no cache at all to disable
     /// replay protection.
@@ -108,9 +158,26 @@ impl ReplayCache {
         Self {
             capacity,
             lifetime,
+            per_key_quota: capacity.div_ceil(Self::DEFAULT_QUOTA_DIVISOR),
             entries: BTreeMap::new(),
             by_expiry: BTreeSet::new(),
+            per_holder: BTreeMap::new(),
         }
+    }
+
+    /// Sets the most unexpired entries one proof key (`jkt`) may hold: size it as the peak
+    /// proof rate of one client key times the lifetime. A quota at or above the capacity
+    /// lets one key fill the cache and lock every other caller out; a quota of 0 refuses
+    /// every proof (fail closed).
+    #[must_use]
+    pub fn with_per_key_quota(mut self, quota: usize) -> Self {
+        self.per_key_quota = quota;
+        self
+    }
+
+    /// The most unexpired entries one proof key may hold.
+    pub const fn per_key_quota(&self) -> usize {
+        self.per_key_quota
     }
 
     /// An empty cache whose entries live for the DPoP `iat` window, `iat_offset + iat_leeway`
@@ -152,6 +219,12 @@ impl ReplayCache {
             }
             self.by_expiry.remove(&(expires, key));
             self.entries.remove(&key);
+            if let Some(count) = self.per_holder.get_mut(&key.holder) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_holder.remove(&key.holder);
+                }
+            }
         }
     }
 
@@ -162,7 +235,9 @@ impl ReplayCache {
     ///
     /// # Errors
     /// [`DpopError::Replayed`] if `key` is held and unexpired; [`DpopError::ReplayCacheFull`]
-    /// if the cache holds `capacity` unexpired entries (nothing is forgotten to make room).
+    /// if the cache holds `capacity` unexpired entries (nothing is forgotten to make room);
+    /// [`DpopError::ReplayQuotaExceeded`] if the proof key of `key` holds its
+    /// [quota](Self::per_key_quota) of unexpired entries.
     pub fn check_and_insert(&mut self, key: ReplayKey, now: UnixTime) -> Result<(), DpopError> {
         self.purge_expired(now);
         // After the purge every held entry is live at `now`.
@@ -172,10 +247,20 @@ impl ReplayCache {
         if self.entries.len() >= self.capacity {
             return Err(DpopError::ReplayCacheFull);
         }
+        let held = self.held_by(&key);
+        if held >= self.per_key_quota {
+            return Err(DpopError::ReplayQuotaExceeded);
+        }
         let expires = now.saturating_add(self.lifetime);
         self.entries.insert(key, expires);
         self.by_expiry.insert((expires, key));
+        self.per_holder.insert(key.holder, held + 1);
         Ok(())
+    }
+
+    /// The number of entries held (unexpired or not yet purged) for the proof key of `key`.
+    pub fn held_by(&self, key: &ReplayKey) -> usize {
+        self.per_holder.get(&key.holder).copied().unwrap_or(0)
     }
 }
 
@@ -211,7 +296,8 @@ mod tests {
     #[test]
     fn transcript_replay_and_expiry() {
         let mut cache =
-            ReplayCache::for_window(10, Duration::from_secs(300), Duration::from_secs(30));
+            ReplayCache::for_window(10, Duration::from_secs(300), Duration::from_secs(30))
+                .with_per_key_quota(10);
         assert_eq!(cache.lifetime(), Duration::from_secs(330));
         let steps: &[(&str, u64, &str, Result<(), DpopError>)] = &[
             ("first use", 1000, "a", Ok(())),
@@ -237,9 +323,75 @@ mod tests {
         }
     }
 
+    /// Item 10: one proof key filling its quota is refused; other keys still get through,
+    /// and the key is served again as its entries expire.
+    #[test]
+    fn one_key_cannot_lock_the_others_out() {
+        let mut cache = ReplayCache::new(100, Duration::from_secs(10));
+        assert_eq!(cache.per_key_quota(), 10);
+        let greedy = |jti: u32| ReplayKey::new("greedy-jkt", &format!("{jti}"));
+        for jti in 0..10 {
+            assert_eq!(cache.check_and_insert(greedy(jti), t(100)), Ok(()));
+        }
+        for jti in 10..200 {
+            assert_eq!(
+                cache.check_and_insert(greedy(jti), t(101)),
+                Err(DpopError::ReplayQuotaExceeded),
+                "{jti}"
+            );
+        }
+        assert_eq!(cache.len(), 10);
+        assert_eq!(cache.held_by(&greedy(0)), 10);
+        // Replays of held proofs are still replays.
+        assert_eq!(
+            cache.check_and_insert(greedy(3), t(101)),
+            Err(DpopError::Replayed)
+        );
+        // Every other key is served, each up to its own quota.
+        for other in 0..9 {
+            let jkt = format!("other-{other}");
+            for jti in 0..10 {
+                let key = ReplayKey::new(&jkt, &format!("{jti}"));
+                assert_eq!(cache.check_and_insert(key, t(102)), Ok(()), "{jkt} {jti}");
+            }
+        }
+        assert_eq!(cache.len(), 100);
+        // The greedy key's entries expire after 110: it is served again.
+        assert_eq!(cache.check_and_insert(greedy(500), t(111)), Ok(()));
+        assert_eq!(cache.held_by(&greedy(0)), 1);
+        assert_eq!(cache.per_holder.values().sum::<usize>(), cache.len());
+    }
+
+    #[test]
+    fn quota_is_configurable() {
+        // Small caches still give every key at least one entry.
+        assert_eq!(
+            ReplayCache::new(3, Duration::from_secs(1)).per_key_quota(),
+            1
+        );
+        assert_eq!(
+            ReplayCache::new(0, Duration::from_secs(1)).per_key_quota(),
+            0
+        );
+        let mut cache = ReplayCache::new(10, Duration::from_secs(10)).with_per_key_quota(2);
+        assert_eq!(cache.check_and_insert(key("a"), t(1)), Ok(()));
+        assert_eq!(cache.check_and_insert(key("b"), t(1)), Ok(()));
+        assert_eq!(
+            cache.check_and_insert(key("c"), t(1)),
+            Err(DpopError::ReplayQuotaExceeded)
+        );
+        let mut closed = ReplayCache::new(10, Duration::from_secs(10)).with_per_key_quota(0);
+        assert_eq!(
+            closed.check_and_insert(key("a"), t(1)),
+            Err(DpopError::ReplayQuotaExceeded)
+        );
+        assert!(ReplayKey::new("k", "a").same_holder(&ReplayKey::new("k", "b")));
+        assert!(!ReplayKey::new("k", "a").same_holder(&ReplayKey::new("k2", "a")));
+    }
+
     #[test]
     fn full_cache_fails_closed_until_entries_expire() {
-        let mut cache = ReplayCache::new(2, Duration::from_secs(10));
+        let mut cache = ReplayCache::new(2, Duration::from_secs(10)).with_per_key_quota(2);
         assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
         assert_eq!(cache.check_and_insert(key("b"), t(105)), Ok(()));
         assert_eq!(cache.len(), 2);
@@ -279,13 +431,14 @@ mod tests {
 
     #[test]
     fn lifetime_saturates_at_the_end_of_time() {
-        let mut cache = ReplayCache::new(4, Duration::from_secs(u64::MAX));
+        let mut cache = ReplayCache::new(4, Duration::from_secs(u64::MAX)).with_per_key_quota(4);
         assert_eq!(cache.check_and_insert(key("a"), t(u64::MAX - 1)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(u64::MAX)),
             Err(DpopError::Replayed)
         );
-        let mut cache = ReplayCache::for_window(4, Duration::MAX, Duration::MAX);
+        let mut cache =
+            ReplayCache::for_window(4, Duration::MAX, Duration::MAX).with_per_key_quota(4);
         assert_eq!(cache.check_and_insert(key("a"), t(5)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(u64::MAX)),
@@ -295,7 +448,7 @@ mod tests {
 
     #[test]
     fn time_going_backwards_keeps_entries() {
-        let mut cache = ReplayCache::new(4, Duration::from_secs(10));
+        let mut cache = ReplayCache::new(4, Duration::from_secs(10)).with_per_key_quota(4);
         assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(50)),
@@ -310,10 +463,13 @@ mod tests {
 
     #[test]
     fn index_stays_consistent() {
-        let mut cache = ReplayCache::new(50, Duration::from_secs(7));
+        let mut cache = ReplayCache::new(50, Duration::from_secs(7)).with_per_key_quota(20);
         for i in 0..500u64 {
-            let _ = cache.check_and_insert(key(&format!("{}", i % 37)), t(i / 3));
+            let jkt = format!("jkt{}", i % 3);
+            let _ = cache.check_and_insert(ReplayKey::new(&jkt, &format!("{}", i % 37)), t(i / 3));
             assert_eq!(cache.by_expiry.len(), cache.entries.len());
+            assert_eq!(cache.per_holder.values().sum::<usize>(), cache.len());
+            assert!(cache.per_holder.values().all(|n| *n > 0 && *n <= 20));
             assert!(cache.len() <= cache.capacity());
         }
     }

@@ -31,7 +31,7 @@ use self::client_auth::{ClientAuth, ClientSecret};
 use self::error::{ExchangeError, IdTokenError};
 use self::params::{ExtraParameters, FormParams, Telemetry};
 use self::response::{AccessToken, IdToken, RefreshToken, TokenResponse};
-use crate::cache::jwks::{self, KeyLookup};
+use crate::cache::jwks::KeyLookup;
 use crate::cache::{Caches, DiscoveryStep};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::ConfigError;
@@ -622,8 +622,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             Ok(jws) => jws.header().clone(),
             Err(e) => return Err(self.fail(ExchangeError::IdToken(IdTokenError::Jose(e)))),
         };
-        let policy = *caches.policy();
-        match jwks::lookup(caches.jwks(&jwks_uri), &policy, &header, now) {
+        match caches.key(&jwks_uri, &header, now) {
             KeyLookup::Hit(key) => {
                 let outcome = self.check_id_token(response, |_| Some(key), now);
                 self.conclude(outcome)
@@ -639,7 +638,10 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                 Ok(Action::Wait(key))
             }
             KeyLookup::Fetch if !refetched => {
-                caches.begin_jwks(&jwks_uri, now);
+                if !caches.begin_jwks(&jwks_uri, now) {
+                    // The cache is full of resources within their cooldown.
+                    return Err(self.fail(ExchangeError::Jwks(None)));
+                }
                 let request = HttpRequest::get(jwks_uri.clone());
                 self.state = State::ExpectJwks { jwks_uri, response };
                 Ok(Action::NeedHttp(request))

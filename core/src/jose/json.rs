@@ -18,6 +18,13 @@ use serde_json::{Map, Value};
 /// The default bound on nesting depth of any parsed document (objects and arrays).
 pub const DEFAULT_MAX_DEPTH: usize = 32;
 
+/// The largest nesting depth any parser here honours: a larger `max_depth` is treated as this
+/// one, so that no configuration lets a document recurse deep enough to overflow the stack
+/// (small thread stacks and embedded targets included). It stays below `serde_json`'s own
+/// recursion limit (127), so both parsers agree on every depth up to it.
+/// [`VerifierConfig::build`](crate::config::VerifierConfig::build) refuses larger limits.
+pub const MAX_DEPTH: usize = 64;
+
 /// Why a JSON document was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,7 +53,7 @@ impl fmt::Display for JsonError {
 impl core::error::Error for JsonError {}
 
 /// Parses `bytes` as a JSON object, refusing duplicate member names and nesting deeper than
-/// `max_depth` (the top-level object counts as depth 1).
+/// `max_depth` (the top-level object counts as depth 1; at most [`MAX_DEPTH`]).
 ///
 /// # Errors
 /// [`JsonError`] naming the first problem found.
@@ -65,7 +72,7 @@ pub fn parse_value(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let problem = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let seed = Strict {
-        depth_left: max_depth,
+        depth_left: max_depth.min(MAX_DEPTH),
         problem: &problem,
     };
     let value = seed
@@ -133,7 +140,7 @@ impl ObjectIndex {
     /// # Errors
     /// [`JsonError`] naming the first problem found.
     pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Self, JsonError> {
-        let members = Scanner { text, pos: 0 }.document(max_depth)?;
+        let members = Scanner { text, pos: 0 }.document(max_depth.min(MAX_DEPTH))?;
         let name = |i: &usize| members.get(*i).map_or(&[][..], |m| m.name_bytes(text));
         let mut sorted = Vec::new();
         let duplicate = if members.len() <= SCAN_LIMIT {
@@ -743,6 +750,18 @@ mod tests {
             parse_object(doc.as_bytes(), DEFAULT_MAX_DEPTH),
             Err(JsonError::TooDeep)
         );
+        // However large the limit, the parsers stop at `MAX_DEPTH` instead of overflowing.
+        for depth in [MAX_DEPTH + 1, usize::MAX] {
+            assert_eq!(parse_object(doc.as_bytes(), depth), Err(JsonError::TooDeep));
+            assert_eq!(
+                ObjectIndex::parse(&doc, depth).err(),
+                Some(JsonError::TooDeep)
+            );
+        }
+        let at_max = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
+        let at_max = "{\"a\":".to_string() + &at_max + "}";
+        assert!(parse_object(at_max.as_bytes(), usize::MAX).is_ok());
+        assert!(ObjectIndex::parse(&at_max, usize::MAX).is_ok());
         let ok = "{\"a\":[[[]]]}";
         assert!(parse_object(ok.as_bytes(), 4).is_ok());
         assert_eq!(parse_object(ok.as_bytes(), 3), Err(JsonError::TooDeep));

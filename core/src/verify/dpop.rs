@@ -204,6 +204,9 @@ pub enum DpopError {
     /// The replay cache is full of unexpired entries; the proof is refused rather than an
     /// entry forgotten.
     ReplayCacheFull,
+    /// The proof key already holds its quota of unexpired entries in the replay cache; its
+    /// proofs are refused until some expire, while other keys are still served.
+    ReplayQuotaExceeded,
 }
 
 impl DpopError {
@@ -241,7 +244,8 @@ impl DpopError {
             | DpopError::HtuMismatch
             | DpopError::AthMismatch
             | DpopError::Replayed
-            | DpopError::ReplayCacheFull => DpopErrorCode::InvalidDpopProof,
+            | DpopError::ReplayCacheFull
+            | DpopError::ReplayQuotaExceeded => DpopErrorCode::InvalidDpopProof,
         }
     }
 
@@ -280,7 +284,8 @@ impl DpopError {
             | DpopError::AthMismatch
             | DpopError::JktMismatch
             | DpopError::Replayed
-            | DpopError::ReplayCacheFull => true,
+            | DpopError::ReplayCacheFull
+            | DpopError::ReplayQuotaExceeded => true,
         }
     }
 
@@ -347,6 +352,9 @@ impl fmt::Display for DpopError {
             DpopError::JktMismatch => f.write_str("dpop proof key does not match cnf.jkt"),
             DpopError::Replayed => f.write_str("dpop proof replayed"),
             DpopError::ReplayCacheFull => f.write_str("dpop replay cache is full"),
+            DpopError::ReplayQuotaExceeded => {
+                f.write_str("dpop proof key has too many recent proofs")
+            }
         }
     }
 }
@@ -637,7 +645,8 @@ pub struct VerifiedProof {
 ///    ([`JktMismatch`](DpopError::JktMismatch));
 /// 5. last, so that only fully valid proofs take room in it, the replay cache when one is
 ///    given ([`Replayed`](DpopError::Replayed),
-///    [`ReplayCacheFull`](DpopError::ReplayCacheFull)), keyed by `(jkt, jti)`.
+///    [`ReplayCacheFull`](DpopError::ReplayCacheFull),
+///    [`ReplayQuotaExceeded`](DpopError::ReplayQuotaExceeded)), keyed by `(jkt, jti)`.
 ///
 /// Pinned choices:
 /// - `typ` is compared as a media type (RFC 7515 section 4.1.9): ignoring ASCII case and
@@ -2431,7 +2440,8 @@ mod tests {
             assert!(verify_proof(&input(&proof, &jkt), None).is_ok());
             assert!(verify_proof(&input(&proof, &jkt), None).is_ok());
 
-            let mut cache = ReplayCache::for_window(3, DEFAULT_IAT_OFFSET, DEFAULT_IAT_LEEWAY);
+            let mut cache = ReplayCache::for_window(3, DEFAULT_IAT_OFFSET, DEFAULT_IAT_LEEWAY)
+                .with_per_key_quota(3);
             let steps: Vec<(&str, ProofInput<'_>, Result<(), DpopError>)> = vec![
                 ("first use", input(&proof, &jkt), Ok(())),
                 ("replay", input(&proof, &jkt), Err(DpopError::Replayed)),
@@ -2508,6 +2518,7 @@ mod tests {
                 (DpopError::AthMismatch, Proof),
                 (DpopError::Replayed, Proof),
                 (DpopError::ReplayCacheFull, Proof),
+                (DpopError::ReplayQuotaExceeded, Proof),
                 (DpopError::JktMismatch, Tok),
             ];
             for (e, code) in cases {

@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 use self::context::RequestContext;
 use self::dpop::{Binding, DpopParams, ProofInput, Scheme};
 use self::error::{Reason, VerifyError};
-use crate::cache::jwks::{self, KeyLookup};
+use crate::cache::jwks::KeyLookup;
 use crate::cache::{Caches, DiscoveryStep, ReplayCache};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{IssuerSource, ResolverError, ResolverInput, Verifier};
@@ -405,7 +405,10 @@ impl<'a> VerifyAccessToken<'a> {
                         }
                         // One fetch per verification: after a refetch, an unknown kid is final.
                         KeyLookup::Fetch if !refetched => {
-                            caches.begin_jwks(&jwks_uri, now);
+                            if !caches.begin_jwks(&jwks_uri, now) {
+                                // The cache is full of resources within their cooldown.
+                                return Err(self.fail(Reason::JwksFetchFailed(None)));
+                            }
                             let request = HttpRequest::get(jwks_uri.clone());
                             self.state = State::ExpectJwks { jwks_uri };
                             return Ok(Action::NeedHttp(request));
@@ -425,7 +428,8 @@ impl<'a> VerifyAccessToken<'a> {
 
     /// Finishes a warm verification with shared access to the caches: `Some` with the result
     /// when the discovery document and the key are cached and fresh, `None` when the flow
-    /// needs [`poll`](Self::poll) (a fetch, a wait, or the DPoP replay cache).
+    /// needs [`poll`](Self::poll) (a fetch, a wait, or the DPoP replay cache). A warm hit
+    /// counts as a use of the cached document and key set, so busy tenants are evicted last.
     pub fn poll_shared(
         &mut self,
         caches: &Caches,
@@ -437,12 +441,7 @@ impl<'a> VerifyAccessToken<'a> {
             return None;
         }
         let doc = caches.fresh_discovery(self.issuer.as_str(), now)?;
-        let KeyLookup::Hit(key) = jwks::lookup(
-            caches.jwks(&doc.jwks_uri),
-            caches.policy(),
-            self.jws.header(),
-            now,
-        ) else {
+        let KeyLookup::Hit(key) = caches.key(&doc.jwks_uri, self.jws.header(), now) else {
             return None;
         };
         let outcome = self.finish(key, None, now);

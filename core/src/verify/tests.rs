@@ -194,10 +194,15 @@ fn lru_eviction_refetches_the_evicted_issuer() {
     let mut caches = v.new_caches();
     let mut server = Server::new();
     run(&v, &mut caches, &mut server, &token("k1"), NOW).unwrap();
-    // Fill the single slot of each cache with other resources.
-    caches.begin_discovery("https://other.example/", UnixTime::from_secs(NOW));
-    caches.begin_jwks("https://other.example/jwks", UnixTime::from_secs(NOW));
-    run(&v, &mut caches, &mut server, &token("k1"), NOW + 1).unwrap();
+    // Within the cooldown the entries may not be evicted: no room for other resources.
+    let soon = UnixTime::from_secs(NOW + 29);
+    assert!(!caches.begin_discovery("https://other.example/", soon));
+    assert!(!caches.begin_jwks("https://other.example/jwks", soon));
+    // After it, fill the single slot of each cache with other resources.
+    let later = UnixTime::from_secs(NOW + 30);
+    assert!(caches.begin_discovery("https://other.example/", later));
+    assert!(caches.begin_jwks("https://other.example/jwks", later));
+    run(&v, &mut caches, &mut server, &token("k1"), NOW + 61).unwrap();
     assert_eq!(server.log, vec![DISCOVERY, JWKS, DISCOVERY, JWKS]);
 }
 
@@ -960,6 +965,40 @@ mod dpop_matrix {
         check(&v, &mut plain, &bound, &c).unwrap();
         check(&v, &mut plain, &bound, &c).unwrap();
     }
+
+    /// Item 10: a client holding a valid DPoP-bound token fills its quota of the replay
+    /// cache with fresh proofs and is refused; a client with another key still gets through.
+    #[test]
+    fn replay_cache_quota_keeps_other_clients_served() {
+        let v = verifier(DpopMode::Allowed);
+        let mut caches = v.new_caches().with_replay_cache(ReplayCache::for_window(
+            20,
+            Duration::from_secs(300),
+            Duration::from_secs(30),
+        ));
+        let greedy = bound_token();
+        let mut refused = 0;
+        for i in 0..40 {
+            let p = proof(7, &greedy, "GET", &format!("flood-{i}"));
+            if let Err(e) = check(
+                &v,
+                &mut caches,
+                &greedy,
+                &ctx(Some("DPoP"), Some(&p), "GET"),
+            ) {
+                assert_eq!(e.3, Reason::Dpop(DpopError::ReplayQuotaExceeded), "{i}");
+                assert_eq!(e.0, "invalid_dpop_proof");
+                refused += 1;
+            }
+        }
+        // The default quota is a tenth of the capacity.
+        assert_eq!(refused, 40 - 2);
+        let mut c = claims();
+        c["cnf"] = json!({"jkt": jkt(8)});
+        let other = sign(1, json!({"alg":"ES256","kid":"k1"}), &c);
+        let p = proof(8, &other, "GET", "honest-1");
+        check(&v, &mut caches, &other, &ctx(Some("DPoP"), Some(&p), "GET")).unwrap();
+    }
 }
 
 #[test]
@@ -1257,3 +1296,5 @@ fn the_flow_checks_iss_and_aud_against_the_configuration() {
     let mut caches = v.new_caches();
     assert!(run(&v, &mut caches, &mut Server::new(), &t, NOW).is_ok());
 }
+
+mod caches;
