@@ -1,8 +1,8 @@
 //! The contract every flow keeps: [`Action`] and [`FetchKey`].
 
-use alloc::string::String;
-
 use crate::http::HttpRequest;
+
+pub use crate::cache::FetchKey;
 
 /// What a flow needs from its driver next.
 ///
@@ -19,15 +19,6 @@ pub enum Action<T> {
     Wait(FetchKey),
     /// The flow is finished with this result; further polls return an error.
     Done(T),
-}
-
-/// Names a cache slot being fetched, so a driver can wake the flows waiting for it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FetchKey {
-    /// The discovery document of this issuer (`https://host[:port]/`).
-    Discovery(String),
-    /// The JWK Set at this URI.
-    Jwks(String),
 }
 
 /// What every flow offers its driver, so one drive loop serves them all.
@@ -79,4 +70,17 @@ pub trait Flow {
         outcome: crate::http::HttpOutcome,
         now: crate::time::UnixTime,
     );
+
+    /// The cache slot the outstanding request fills (a discovery document or a JWK Set),
+    /// if it fills one: a driver wakes the flows waiting for this key once it handed the
+    /// response over or abandoned the request. `None` for a token-endpoint request or when
+    /// nothing is outstanding.
+    fn fetching(&self) -> Option<FetchKey>;
+
+    /// Gives up the outstanding request, for a driver that was cancelled before the
+    /// response came (a dropped future): the slot's in-flight mark is cleared at once and
+    /// no failure is recorded, so flows waiting for it fetch it themselves instead of
+    /// waiting for [`fetch_timeout`](crate::cache::CachePolicy::fetch_timeout). The flow
+    /// is finished afterwards.
+    fn abandon(&mut self, caches: &mut crate::cache::Caches);
 }

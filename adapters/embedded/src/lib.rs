@@ -58,8 +58,9 @@
 //! The driver sets no timeouts: embedded executors each have their own timer. Wrap
 //! [`verify`] or [`drive`] in one (for example `embassy_time::with_timeout`), with a limit no
 //! longer than [`CachePolicy::fetch_timeout`](auth0_api::cache::CachePolicy::fetch_timeout).
-//! Dropping the future while a request is outstanding is safe: the request is recorded in
-//! the caches as a failed fetch (the refetch cooldown then applies), never left in flight.
+//! Dropping the future while a request is outstanding is safe: the flow abandons it
+//! ([`Flow::abandon`]), which clears its in-flight mark at once without recording a failure,
+//! so the next verification fetches the resource itself.
 
 #![no_std]
 // The traits are for single-task embedded executors; no `Send` bound is wanted on the
@@ -189,7 +190,7 @@ where
 }
 
 /// A request sent and not yet answered. Dropped unanswered (the future was cancelled), it
-/// records the request as failed, so the caches are not left with an in-flight mark.
+/// abandons the request, so the caches are not left with an in-flight mark.
 struct Outstanding<'d, F: Flow, C: Clock + ?Sized> {
     flow: &'d mut F,
     caches: &'d mut Caches,
@@ -208,9 +209,7 @@ impl<F: Flow, C: Clock + ?Sized> Outstanding<'_, F, C> {
 impl<F: Flow, C: Clock + ?Sized> Drop for Outstanding<'_, F, C> {
     fn drop(&mut self) {
         if !self.answered {
-            let outcome = Err(TransportError::new(TransportErrorKind::Timeout));
-            self.flow
-                .handle_response(self.caches, outcome, self.clock.now());
+            self.flow.abandon(self.caches);
         }
     }
 }

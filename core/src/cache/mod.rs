@@ -25,9 +25,13 @@
 //!
 //! [`Verifier::new_caches`]: crate::config::Verifier::new_caches
 
+mod fetch;
 pub mod jwks;
 pub mod lru;
 pub mod replay;
+
+pub use fetch::FetchKey;
+pub(crate) use fetch::{FetchError, KeyFetch, Step};
 
 use alloc::string::String;
 use core::time::Duration;
@@ -153,6 +157,14 @@ impl<T> Entry<T> {
         self.fetching_since = Some(now);
         self.last_attempt = Some(now);
     }
+
+    /// Clears the in-flight mark set at `since`, recording nothing else. A mark set later
+    /// (by another flow, after this one's timed out) is left alone.
+    fn abandon(&mut self, since: UnixTime) {
+        if self.fetching_since == Some(since) {
+            self.fetching_since = None;
+        }
+    }
 }
 
 /// What a flow does next about an issuer's discovery document.
@@ -161,7 +173,7 @@ pub enum DiscoveryStep<'c> {
     /// The document is cached and fresh (and now marked most recently used).
     Fresh(&'c DiscoveryDocument),
     /// Another flow is fetching it: wait.
-    Wait(crate::FetchKey),
+    Wait(FetchKey),
     /// The cooldown forbids a fetch: the last one failed, or the cache is full of resources
     /// fetched within the cooldown and none can make room.
     RecentlyFailed,
@@ -256,7 +268,7 @@ impl Caches {
     /// Decides the discovery step for `issuer` at `now`: the fresh document, a wait for
     /// another flow's fetch, a refusal within the failure cooldown, or a request to send
     /// (marking the slot as being fetched). Shared by every flow that needs discovery.
-    pub fn discovery_step(&mut self, issuer: &str, now: UnixTime) -> DiscoveryStep<'_> {
+    pub(crate) fn discovery_step(&mut self, issuer: &str, now: UnixTime) -> DiscoveryStep<'_> {
         let policy = self.policy;
         match self.discovery.get(issuer) {
             Some(entry) if entry.fresh(&policy, now).is_some() => {
@@ -268,7 +280,7 @@ impl Caches {
                 return fresh.map_or(DiscoveryStep::RecentlyFailed, DiscoveryStep::Fresh);
             }
             Some(entry) if entry.is_fetching(&policy, now) => {
-                return DiscoveryStep::Wait(crate::FetchKey::Discovery(String::from(issuer)));
+                return DiscoveryStep::Wait(FetchKey::Discovery(String::from(issuer)));
             }
             Some(entry) if entry.last_failed() && !entry.cooldown_over(&policy, now) => {
                 return DiscoveryStep::RecentlyFailed;
@@ -285,12 +297,12 @@ impl Caches {
     /// of entries it may not evict (see the [module documentation](self)): then nothing is
     /// marked and no request may be sent.
     #[must_use = "no request may be sent when no mark was made"]
-    pub fn begin_discovery(&mut self, issuer: &str, now: UnixTime) -> bool {
+    pub(crate) fn begin_discovery(&mut self, issuer: &str, now: UnixTime) -> bool {
         begin(&mut self.discovery, &self.policy, issuer, now)
     }
 
     /// Records the outcome of a discovery fetch (`None` for a failure).
-    pub fn finish_discovery(
+    pub(crate) fn finish_discovery(
         &mut self,
         issuer: &str,
         doc: Option<DiscoveryDocument>,
@@ -303,7 +315,7 @@ impl Caches {
     /// entries it may not evict (see the [module documentation](self)): then nothing is
     /// marked and no request may be sent.
     #[must_use = "no request may be sent when no mark was made"]
-    pub fn begin_jwks(&mut self, jwks_uri: &str, now: UnixTime) -> bool {
+    pub(crate) fn begin_jwks(&mut self, jwks_uri: &str, now: UnixTime) -> bool {
         begin(&mut self.jwks, &self.policy, jwks_uri, now)
     }
 
@@ -311,13 +323,34 @@ impl Caches {
     /// already cached: they stay usable until their TTL runs out. With TTL 0, or when the
     /// cache has no room, nothing is stored and the keys are handed back for the caller's
     /// own use.
-    pub fn finish_jwks(
+    pub(crate) fn finish_jwks(
         &mut self,
         jwks_uri: &str,
         keys: Option<JwkSet>,
         now: UnixTime,
     ) -> Option<JwkSet> {
         finish(&mut self.jwks, &self.policy, jwks_uri, keys, now)
+    }
+}
+
+impl Caches {
+    /// Clears the in-flight mark of `key` set at `since` by a fetch whose driver gave up
+    /// (a cancelled future), without recording a failure: flows waiting for it go on at
+    /// once instead of after [`CachePolicy::fetch_timeout`]. The cooldown since that fetch
+    /// began still applies to refetches of a cached set, since its request was sent.
+    pub(crate) fn abandon(&mut self, key: &FetchKey, since: UnixTime) {
+        match key {
+            FetchKey::Discovery(issuer) => {
+                if let Some(entry) = self.discovery.get_mut(issuer) {
+                    entry.abandon(since);
+                }
+            }
+            FetchKey::Jwks(uri) => {
+                if let Some(entry) = self.jwks.get_mut(uri) {
+                    entry.abandon(since);
+                }
+            }
+        }
     }
 }
 

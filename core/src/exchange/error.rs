@@ -146,6 +146,9 @@ pub enum ExchangeError {
     /// The JWK Set needed to validate the ID token could not be had (`None`: a transport
     /// failure, or a recent failure within the cooldown).
     Jwks(Option<DocumentError>),
+    /// The JWK Set needed to validate the ID token was fetched but is not usable (the same
+    /// cause verification reports as an invalid JWKS).
+    InvalidJwks(JoseError),
     /// The flow was driven out of order (a response with nothing outstanding, a poll after
     /// the end). A bug in the driver.
     Misuse,
@@ -266,6 +269,7 @@ impl fmt::Display for ExchangeError {
             }
             ExchangeError::Jwks(None) => f.write_str("jwks request failed"),
             ExchangeError::Jwks(Some(e)) => write!(f, "jwks request failed: {e}"),
+            ExchangeError::InvalidJwks(e) => write!(f, "invalid jwks: {e}"),
             ExchangeError::Misuse => f.write_str("flow driven out of order"),
         }
     }

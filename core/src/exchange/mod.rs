@@ -31,17 +31,15 @@ use self::client_auth::{ClientAuth, ClientSecret};
 use self::error::{ExchangeError, IdTokenError};
 use self::params::{ExtraParameters, FormParams, Telemetry};
 use self::response::{AccessToken, IdToken, RefreshToken, TokenResponse};
-use crate::cache::jwks::KeyLookup;
-use crate::cache::{Caches, DiscoveryStep};
+use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, Step};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::ConfigError;
-use crate::discovery::{self, check_json_response};
 use crate::domain::{DomainPolicy, Issuer};
-use crate::flow::{Action, FetchKey};
+use crate::flow::Action;
 use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::JoseError;
 use crate::jose::compact::{CompactJws, Limits};
-use crate::jose::jwk::{JwkSet, KeySetLimits};
+use crate::jose::jwk::KeySetLimits;
 use crate::jose::sign::Signer;
 use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
 use crate::time::UnixTime;
@@ -495,29 +493,24 @@ impl TokenExchanger {
             random,
             organization,
             connection,
-            jwks_uri: None,
-            state: State::Start,
+            keys: KeyFetch::new(),
+            state: State::Discovery,
             output: PhantomData,
         }
     }
 }
 
-/// Where an exchange is.
+/// Where an exchange is. The discovery and JWKS requests are the embedded [`KeyFetch`]'s:
+/// while one is outstanding the state stays `Discovery` or `Keys`.
 #[derive(Debug)]
 enum State {
-    Start,
-    ExpectDiscovery,
+    /// Finding the token endpoint (the discovery document).
+    Discovery,
     /// The token request, built when discovery answered, to be emitted by the next poll.
     Pending(HttpRequest),
     ExpectTokenResponse,
+    /// Finding the key of a returned ID token.
     Keys {
-        jwks_uri: String,
-        response: TokenResponse,
-        local: Option<JwkSet>,
-        refetched: bool,
-    },
-    ExpectJwks {
-        jwks_uri: String,
         response: TokenResponse,
     },
     Finished,
@@ -533,7 +526,8 @@ pub struct ExchangeToken<'a, T> {
     random: [u8; 16],
     organization: Option<String>,
     connection: Option<(String, Option<String>)>,
-    jwks_uri: Option<String>,
+    /// The discovery -> JWKS -> key walk through the shared caches.
+    keys: KeyFetch,
     state: State,
     output: PhantomData<T>,
 }
@@ -545,59 +539,40 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
     /// The sticky [`ExchangeError`] once the exchange failed; [`ExchangeError::Misuse`] when
     /// a response is outstanding or the flow already finished.
     pub fn poll(&mut self, caches: &mut Caches, now: UnixTime) -> Result<Action<T>, ExchangeError> {
+        if self.keys.is_outstanding() {
+            return Err(self.fail(ExchangeError::Misuse));
+        }
         match core::mem::replace(&mut self.state, State::Finished) {
             State::Failed(e) => {
                 self.state = State::Failed(e.clone());
                 Err(e)
             }
-            State::Finished
-            | State::ExpectDiscovery
-            | State::ExpectTokenResponse
-            | State::ExpectJwks { .. } => Err(self.fail(ExchangeError::Misuse)),
+            State::Finished | State::ExpectTokenResponse => Err(self.fail(ExchangeError::Misuse)),
             State::Pending(request) => {
                 self.state = State::ExpectTokenResponse;
                 Ok(Action::NeedHttp(request))
             }
-            State::Start => self.poll_start(caches, now),
-            State::Keys {
-                response,
-                local: Some(set),
-                ..
-            } => {
-                let outcome = self.check_id_token(response, |h| set.select(h).ok(), now);
-                self.conclude(outcome)
-            }
-            State::Keys {
-                jwks_uri,
-                response,
-                local: None,
-                refetched,
-            } => self.poll_keys(caches, jwks_uri, response, refetched, now),
+            State::Discovery => self.poll_discovery(caches, now),
+            State::Keys { response } => self.poll_keys(caches, response, now),
         }
     }
 
-    fn poll_start(
+    fn poll_discovery(
         &mut self,
         caches: &mut Caches,
         now: UnixTime,
     ) -> Result<Action<T>, ExchangeError> {
-        let (endpoint, jwks_uri) = match caches.discovery_step(self.exchanger.issuer.as_str(), now)
-        {
-            DiscoveryStep::Fresh(doc) => (doc.token_endpoint.clone(), doc.jwks_uri.clone()),
-            DiscoveryStep::Wait(key) => {
-                self.state = State::Start;
-                return Ok(Action::Wait(key));
-            }
-            DiscoveryStep::RecentlyFailed => return Err(self.fail(ExchangeError::Discovery(None))),
-            DiscoveryStep::Fetch(request) => {
-                self.state = State::ExpectDiscovery;
-                return Ok(Action::NeedHttp(request));
-            }
+        self.state = State::Discovery;
+        let issuer = self.exchanger.issuer.as_str();
+        let endpoint = match self.keys.poll_discovery(caches, issuer, now) {
+            Ok(Step::Ready(doc)) => doc.token_endpoint.clone(),
+            Ok(Step::Wait(key)) => return Ok(Action::Wait(key)),
+            Ok(Step::Fetch(request)) => return Ok(Action::NeedHttp(request)),
+            Err(e) => return Err(self.fail(e.into())),
         };
         let Some(endpoint) = endpoint else {
             return Err(self.fail(ExchangeError::MissingTokenEndpoint));
         };
-        self.jwks_uri = Some(jwks_uri);
         match self.token_request(&endpoint, now) {
             Ok(request) => {
                 self.state = State::ExpectTokenResponse;
@@ -610,9 +585,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
     fn poll_keys(
         &mut self,
         caches: &mut Caches,
-        jwks_uri: String,
         response: TokenResponse,
-        refetched: bool,
         now: UnixTime,
     ) -> Result<Action<T>, ExchangeError> {
         let Some(id_token) = response.id_token.as_ref() else {
@@ -622,67 +595,53 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             Ok(jws) => jws.header().clone(),
             Err(e) => return Err(self.fail(ExchangeError::IdToken(IdTokenError::Jose(e)))),
         };
-        match caches.key(&jwks_uri, &header, now) {
-            KeyLookup::Hit(key) => {
-                let outcome = self.check_id_token(response, |_| Some(key), now);
+        match self.keys.poll_key(caches, &header, now) {
+            Ok(Step::Ready(())) => {
+                let key = self.keys.key(caches, &header, now).map(|(key, _)| key);
+                let outcome = self.check_id_token(response, |_| key, now);
                 self.conclude(outcome)
             }
-            KeyLookup::Wait => {
-                let key = FetchKey::Jwks(jwks_uri.clone());
-                self.state = State::Keys {
-                    jwks_uri,
-                    response,
-                    local: None,
-                    refetched,
-                };
+            Ok(Step::Wait(key)) => {
+                self.state = State::Keys { response };
                 Ok(Action::Wait(key))
             }
-            KeyLookup::Fetch if !refetched => {
-                if !caches.begin_jwks(&jwks_uri, now) {
-                    // The cache is full of resources within their cooldown.
-                    return Err(self.fail(ExchangeError::Jwks(None)));
-                }
-                let request = HttpRequest::get(jwks_uri.clone());
-                self.state = State::ExpectJwks { jwks_uri, response };
+            Ok(Step::Fetch(request)) => {
+                self.state = State::Keys { response };
                 Ok(Action::NeedHttp(request))
             }
-            KeyLookup::RecentlyFailed => Err(self.fail(ExchangeError::Jwks(None))),
-            KeyLookup::Unusable(e) => Err(self.fail(ExchangeError::IdToken(IdTokenError::Jose(e)))),
-            KeyLookup::Fetch | KeyLookup::UnknownKey => {
-                let e = IdTokenError::Jose(JoseError::NoMatchingKey);
-                Err(self.fail(ExchangeError::IdToken(e)))
-            }
+            Err(e) => Err(self.fail(e.into())),
         }
     }
 
     /// Takes the outcome of the request the last `poll` asked for. Never fails by itself:
     /// the next `poll` reports a bad response.
     pub fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
-        let issuer = self.exchanger.issuer.as_str();
-        self.state = match core::mem::replace(&mut self.state, State::Finished) {
-            State::ExpectDiscovery => {
-                let parsed = match &outcome {
-                    Ok(response) => discovery::parse_discovery(issuer, response).map_err(Some),
-                    Err(_) => Err(None),
-                };
-                match parsed {
-                    Ok(doc) => {
-                        // Kept for this flow even when caching is off.
-                        let endpoint = doc.token_endpoint.clone();
-                        self.jwks_uri = Some(doc.jwks_uri.clone());
-                        caches.finish_discovery(issuer, Some(doc), now);
-                        match endpoint.map(|e| self.token_request(&e, now)) {
-                            Some(Ok(request)) => State::Pending(request),
-                            Some(Err(e)) => State::Failed(e),
-                            None => State::Failed(ExchangeError::MissingTokenEndpoint),
-                        }
-                    }
-                    Err(e) => {
-                        caches.finish_discovery(issuer, None, now);
-                        State::Failed(ExchangeError::Discovery(e))
-                    }
+        if self.keys.is_outstanding() {
+            let exchanger = self.exchanger;
+            let issuer = exchanger.issuer.as_str();
+            let keys = (exchanger.provider, &exchanger.key_limits);
+            match self
+                .keys
+                .handle_response(caches, &outcome, issuer, keys, now)
+            {
+                // Discovery answered: the token endpoint is read from the document as
+                // received (kept for this flow even when caching is off).
+                Ok(Some(doc)) => {
+                    self.state = match doc.token_endpoint.map(|e| self.token_request(&e, now)) {
+                        Some(Ok(request)) => State::Pending(request),
+                        Some(Err(e)) => State::Failed(e),
+                        None => State::Failed(ExchangeError::MissingTokenEndpoint),
+                    };
+                }
+                // The JWK Set answered: the next poll looks for the key again.
+                Ok(None) => {}
+                Err(e) => {
+                    self.fail(e.into());
                 }
             }
+            return;
+        }
+        self.state = match core::mem::replace(&mut self.state, State::Finished) {
             State::ExpectTokenResponse => match outcome {
                 Err(e) => State::Failed(ExchangeError::Transport(Arc::new(e))),
                 Ok(response) => match response::parse_token_response(&response, now).and_then(|r| {
@@ -691,48 +650,46 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                     Ok(r)
                 }) {
                     Err(e) => State::Failed(e),
-                    Ok(response) => {
-                        let jwks_uri = self.jwks_uri.clone().unwrap_or_default();
-                        State::Keys {
-                            jwks_uri,
-                            response,
-                            local: None,
-                            refetched: false,
-                        }
-                    }
+                    Ok(response) => State::Keys { response },
                 },
             },
-            State::ExpectJwks { jwks_uri, response } => {
-                let parsed = match &outcome {
-                    Ok(r) => check_json_response(r).map_err(Some).and_then(|body| {
-                        JwkSet::parse_with(
-                            body,
-                            self.exchanger.provider,
-                            &self.exchanger.key_limits,
-                        )
-                        .map_err(|_| None)
-                    }),
-                    Err(_) => Err(None),
-                };
-                match parsed {
-                    Ok(set) => {
-                        let local = caches.finish_jwks(&jwks_uri, Some(set), now);
-                        State::Keys {
-                            jwks_uri,
-                            response,
-                            local,
-                            refetched: true,
-                        }
-                    }
-                    Err(e) => {
-                        caches.finish_jwks(&jwks_uri, None, now);
-                        State::Failed(ExchangeError::Jwks(e))
-                    }
-                }
-            }
             State::Failed(e) => State::Failed(e),
             _ => State::Failed(ExchangeError::Misuse),
         };
+    }
+
+    /// The cache slot the outstanding request fills, if any (see [`Flow::fetching`]).
+    ///
+    /// [`Flow::fetching`]: crate::flow::Flow::fetching
+    pub fn fetching(&self) -> Option<FetchKey> {
+        self.keys.fetching(self.exchanger.issuer.as_str())
+    }
+
+    /// Gives up the outstanding request, clearing a discovery or JWKS in-flight mark without
+    /// recording a failure (see [`Flow::abandon`]). The flow fails with
+    /// [`ExchangeError::Misuse`] afterwards.
+    ///
+    /// [`Flow::abandon`]: crate::flow::Flow::abandon
+    pub fn abandon(&mut self, caches: &mut Caches) {
+        self.keys.abandon(caches, self.exchanger.issuer.as_str());
+        if !matches!(self.state, State::Finished | State::Failed(_)) {
+            self.fail(ExchangeError::Misuse);
+        }
+    }
+}
+
+impl From<FetchError> for ExchangeError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Discovery(e) => ExchangeError::Discovery(e),
+            FetchError::Jwks(e) => ExchangeError::Jwks(e),
+            FetchError::InvalidJwks(e) => ExchangeError::InvalidJwks(e),
+            FetchError::UnknownKid => {
+                ExchangeError::IdToken(IdTokenError::Jose(JoseError::NoMatchingKey))
+            }
+            FetchError::Unusable(e) => ExchangeError::IdToken(IdTokenError::Jose(e)),
+            FetchError::Misuse => ExchangeError::Misuse,
+        }
     }
 }
 
@@ -860,5 +817,13 @@ impl<T: ExchangeOutput> crate::flow::Flow for ExchangeToken<'_, T> {
 
     fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
         ExchangeToken::handle_response(self, caches, outcome, now);
+    }
+
+    fn fetching(&self) -> Option<FetchKey> {
+        ExchangeToken::fetching(self)
+    }
+
+    fn abandon(&mut self, caches: &mut Caches) {
+        ExchangeToken::abandon(self, caches);
     }
 }

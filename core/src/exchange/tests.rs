@@ -766,3 +766,56 @@ fn reserved_parameters_named_literally() {
     )));
     assert!(form.contains(&("grant_type_hint".to_string(), "x".to_string())));
 }
+
+/// A JWK Set that is fetched but unusable is reported with its typed cause, as verification
+/// reports it (`Reason::InvalidJwks`), not as a bare transport failure.
+#[test]
+fn a_malformed_jwks_is_invalid_jwks() {
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    let body = token_body(Some(id_token(id_claims())));
+    let (result, log) = drive(&mut flow, &mut caches, move |req| match req.url.as_str() {
+        DISCOVERY => HttpResponse::json(discovery_body()),
+        JWKS => HttpResponse::json(br#"{"keys":[7]}"#.to_vec()),
+        TOKEN => HttpResponse::json(body.clone()),
+        other => panic!("unexpected request to {other}"),
+    });
+    assert!(
+        matches!(
+            result,
+            Err(ExchangeError::InvalidJwks(JoseError::InvalidKeySet))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(log.len(), 3);
+}
+
+/// A cancelled exchange clears the discovery mark it set, so the next flow fetches at once.
+#[test]
+fn an_abandoned_exchange_clears_its_mark() {
+    use crate::flow::Flow;
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let now = UnixTime::from_secs(NOW);
+    let mut first = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    assert!(matches!(
+        first.poll(&mut caches, now),
+        Ok(Action::NeedHttp(_))
+    ));
+    assert_eq!(
+        Flow::fetching(&first),
+        Some(FetchKey::Discovery("https://tenant.example/".into()))
+    );
+    let mut second = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    assert!(matches!(second.poll(&mut caches, now), Ok(Action::Wait(_))));
+    Flow::abandon(&mut first, &mut caches);
+    assert!(matches!(
+        second.poll(&mut caches, now),
+        Ok(Action::NeedHttp(_))
+    ));
+    assert!(matches!(
+        first.poll(&mut caches, now),
+        Err(ExchangeError::Misuse)
+    ));
+}

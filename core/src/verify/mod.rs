@@ -3,10 +3,12 @@
 //! ```text
 //!  verify_access_token ──(pre-network checks: scheme, shape, alg, issuer allowlist)──┐
 //!                                                                                    │
-//!   Start ──(discovery cached)──> Keys ──(key cached)──> signature, claims, DPoP ──> Done
-//!     │                           │  ▲
-//!     └─> ExpectDiscovery ────────┘  └── ExpectJwks (cold, stale, or unknown kid after cooldown)
+//!   the key (discovery -> JWKS -> key, through the shared caches) ──> signature, claims, DPoP ──> Done
 //! ```
+//!
+//! Finding the key is the cache protocol every flow shares (the crate's key-fetch
+//! sub-machine): a cached key, a wait for another flow's fetch, a refusal within the failure
+//! cooldown, or a discovery or JWKS request, with one refetch for an unknown `kid`.
 //!
 //! Methods: [`VerifyAccessToken::poll`] gives the next [`Action`];
 //! [`VerifyAccessToken::handle_response`] takes the outcome of the request it asked for;
@@ -30,16 +32,15 @@ use self::context::RequestContext;
 use self::dpop::{Binding, DpopParams, ProofInput, Scheme};
 use self::error::{Reason, VerifyError};
 use crate::cache::jwks::KeyLookup;
-use crate::cache::{Caches, DiscoveryStep, ReplayCache};
+use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, ReplayCache, Step};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{IssuerSource, ResolverError, ResolverInput, Verifier};
-use crate::discovery::{self, check_json_response};
 use crate::domain::Issuer;
-use crate::flow::{Action, FetchKey};
-use crate::http::{HttpOutcome, HttpRequest};
+use crate::flow::Action;
+use crate::http::HttpOutcome;
 use crate::jose::JoseError;
 use crate::jose::compact::CompactJws;
-use crate::jose::jwk::{Jwk, JwkSet};
+use crate::jose::jwk::Jwk;
 use crate::time::UnixTime;
 
 /// Explicit typing (RFC 8725 section 3.11): whether `typ` may head an access token. `typ`
@@ -275,38 +276,44 @@ impl<'a> Parsed<'a> {
 
     fn into_flow(self, issuer: Cow<'a, Issuer>) -> VerifyAccessToken<'a> {
         VerifyAccessToken {
-            verifier: self.verifier,
-            token: self.token,
-            ctx: self.ctx,
-            jws: self.jws,
-            claims: Some(self.claims),
-            scheme: self.scheme,
-            issuer,
-            state: State::Start,
+            token: Token {
+                verifier: self.verifier,
+                token: self.token,
+                ctx: self.ctx,
+                jws: self.jws,
+                claims: Some(self.claims),
+                scheme: self.scheme,
+                issuer,
+            },
+            keys: KeyFetch::new(),
+            state: State::Active,
         }
     }
 }
 
-/// Where the flow is: each state holds only what is known then.
+/// Whether the flow goes on; where it is in the cache protocol is [`KeyFetch`]'s business.
 #[derive(Debug)]
 enum State {
-    /// Looking for the issuer's discovery document.
-    Start,
-    /// Waiting for the discovery response.
-    ExpectDiscovery,
-    /// Looking for the key; `local` holds a set this flow fetched when caching is off.
-    Keys {
-        jwks_uri: String,
-        local: Option<JwkSet>,
-        refetched: bool,
-    },
-    /// Waiting for the JWKS response.
-    ExpectJwks {
-        jwks_uri: String,
-    },
-    /// Done or failed.
+    /// Finding the key (the embedded [`KeyFetch`] knows how far it got).
+    Active,
+    /// Done.
     Finished,
+    /// Failed; every later poll gives this error.
     Failed(VerifyError),
+}
+
+/// The token under verification and what it is checked against.
+#[derive(Debug)]
+struct Token<'a> {
+    verifier: &'a Verifier,
+    token: &'a str,
+    ctx: RequestContext<'a>,
+    jws: CompactJws<'a>,
+    /// Taken when the checks run.
+    claims: Option<Claims>,
+    scheme: Scheme,
+    /// Borrowed from the configuration unless a resolver chose it.
+    issuer: Cow<'a, Issuer>,
 }
 
 /// A verification in progress. See the [module docs](self) for its states.
@@ -316,21 +323,16 @@ enum State {
 #[derive(Debug)]
 #[must_use = "a flow does nothing until it is polled"]
 pub struct VerifyAccessToken<'a> {
-    verifier: &'a Verifier,
-    token: &'a str,
-    ctx: RequestContext<'a>,
-    jws: CompactJws<'a>,
-    claims: Option<Claims>,
-    scheme: Scheme,
-    /// Borrowed from the configuration unless a resolver chose it.
-    issuer: Cow<'a, Issuer>,
+    token: Token<'a>,
+    /// The discovery -> JWKS -> key walk through the shared caches.
+    keys: KeyFetch,
     state: State,
 }
 
 impl<'a> VerifyAccessToken<'a> {
     /// The expected issuer of this token.
     pub fn issuer(&self) -> &Issuer {
-        &self.issuer
+        &self.token.issuer
     }
 
     /// Advances the flow.
@@ -343,86 +345,39 @@ impl<'a> VerifyAccessToken<'a> {
         caches: &mut Caches,
         now: UnixTime,
     ) -> Result<Action<Claims>, VerifyError> {
-        loop {
-            match core::mem::replace(&mut self.state, State::Finished) {
-                State::Failed(e) => {
-                    self.state = State::Failed(e.clone());
-                    return Err(e);
-                }
-                State::Finished | State::ExpectDiscovery | State::ExpectJwks { .. } => {
-                    return Err(self.fail(Reason::Misuse));
-                }
-                State::Start => match caches.discovery_step(self.issuer.as_str(), now) {
-                    DiscoveryStep::Fresh(doc) => {
-                        let jwks_uri = doc.jwks_uri.clone();
-                        self.state = State::Keys {
-                            jwks_uri,
-                            local: None,
-                            refetched: false,
-                        };
-                    }
-                    DiscoveryStep::Wait(key) => {
-                        self.state = State::Start;
-                        return Ok(Action::Wait(key));
-                    }
-                    DiscoveryStep::RecentlyFailed => {
-                        return Err(self.fail(Reason::DiscoveryFailed(None)));
-                    }
-                    DiscoveryStep::Fetch(request) => {
-                        self.state = State::ExpectDiscovery;
-                        return Ok(Action::NeedHttp(request));
-                    }
-                },
-                State::Keys {
-                    local: Some(set), ..
-                } => {
-                    let outcome = match set.select(self.jws.header()) {
-                        Ok(key) => self.finish(key, caches.replay_mut(), now),
-                        Err(_) => Err(Reason::UnknownKid),
-                    };
-                    return self.conclude(outcome);
-                }
-                State::Keys {
-                    jwks_uri,
-                    local: None,
-                    refetched,
-                } => {
-                    // One lookup, which also marks the set most recently used.
-                    let (lookup, replay) = caches.key_and_replay(&jwks_uri, self.jws.header(), now);
-                    match lookup {
-                        KeyLookup::Hit(key) => {
-                            let outcome = self.finish(key, replay, now);
-                            return self.conclude(outcome);
-                        }
-                        KeyLookup::Wait => {
-                            let key = FetchKey::Jwks(jwks_uri.clone());
-                            self.state = State::Keys {
-                                jwks_uri,
-                                local: None,
-                                refetched,
-                            };
-                            return Ok(Action::Wait(key));
-                        }
-                        // One fetch per verification: after a refetch, an unknown kid is final.
-                        KeyLookup::Fetch if !refetched => {
-                            if !caches.begin_jwks(&jwks_uri, now) {
-                                // The cache is full of resources within their cooldown.
-                                return Err(self.fail(Reason::JwksFetchFailed(None)));
-                            }
-                            let request = HttpRequest::get(jwks_uri.clone());
-                            self.state = State::ExpectJwks { jwks_uri };
-                            return Ok(Action::NeedHttp(request));
-                        }
-                        KeyLookup::Fetch | KeyLookup::UnknownKey => {
-                            return Err(self.fail(Reason::UnknownKid));
-                        }
-                        KeyLookup::RecentlyFailed => {
-                            return Err(self.fail(Reason::JwksFetchFailed(None)));
-                        }
-                        KeyLookup::Unusable(e) => return Err(self.fail(Reason::KeyMismatch(e))),
-                    }
-                }
+        match &self.state {
+            State::Failed(e) => return Err(e.clone()),
+            State::Finished => return Err(self.fail(Reason::Misuse)),
+            State::Active if self.keys.is_outstanding() => return Err(self.fail(Reason::Misuse)),
+            State::Active => {}
+        }
+        let issuer = self.token.issuer.as_str();
+        if self.keys.needs_discovery() {
+            match self.keys.poll_discovery(caches, issuer, now) {
+                Ok(Step::Ready(_)) => {}
+                Ok(Step::Wait(key)) => return Ok(Action::Wait(key)),
+                Ok(Step::Fetch(request)) => return Ok(Action::NeedHttp(request)),
+                Err(e) => return Err(self.fail(e.into())),
             }
+        }
+        let header = self.token.jws.header();
+        match self.keys.poll_key(caches, header, now) {
+            Ok(Step::Ready(())) => {}
+            Ok(Step::Wait(key)) => return Ok(Action::Wait(key)),
+            Ok(Step::Fetch(request)) => return Ok(Action::NeedHttp(request)),
+            Err(e) => return Err(self.fail(e.into())),
+        }
+        // One lookup, which also marks the set most recently used.
+        let outcome = match self.keys.key(caches, self.token.jws.header(), now) {
+            Some((key, replay)) => self.token.finish(key, replay, now),
+            None => Err(Reason::UnknownKid),
+        };
+        match outcome {
+            Ok(claims) => {
+                self.state = State::Finished;
+                Ok(Action::Done(claims))
+            }
+            Err(reason) => Err(self.fail(reason)),
         }
     }
 
@@ -436,16 +391,19 @@ impl<'a> VerifyAccessToken<'a> {
         now: UnixTime,
     ) -> Option<Result<Claims, VerifyError>> {
         // The replay cache needs exclusive access.
-        let proof_to_check = self.ctx.dpop_proof.is_some() || self.scheme == Scheme::DPoP;
-        if !matches!(self.state, State::Start) || (proof_to_check && caches.has_replay_cache()) {
+        let token = &mut self.token;
+        let proof_to_check = token.ctx.dpop_proof.is_some() || token.scheme == Scheme::DPoP;
+        if !matches!(self.state, State::Active)
+            || !self.keys.needs_discovery()
+            || (proof_to_check && caches.has_replay_cache())
+        {
             return None;
         }
-        let doc = caches.fresh_discovery(self.issuer.as_str(), now)?;
-        let KeyLookup::Hit(key) = caches.key(&doc.jwks_uri, self.jws.header(), now) else {
+        let doc = caches.fresh_discovery(token.issuer.as_str(), now)?;
+        let KeyLookup::Hit(key) = caches.key(&doc.jwks_uri, token.jws.header(), now) else {
             return None;
         };
-        let outcome = self.finish(key, None, now);
-        Some(match outcome {
+        Some(match token.finish(key, None, now) {
             Ok(claims) => {
                 self.state = State::Finished;
                 Ok(claims)
@@ -459,73 +417,65 @@ impl<'a> VerifyAccessToken<'a> {
     /// Never fails by itself: a bad response, or a response with nothing outstanding, makes
     /// the next `poll` return the error.
     pub fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
-        match core::mem::replace(&mut self.state, State::Finished) {
-            State::ExpectDiscovery => {
-                let issuer = self.issuer.as_str();
-                let parsed = match &outcome {
-                    Ok(response) => discovery::parse_discovery(issuer, response).map_err(Some),
-                    Err(_) => Err(None),
-                };
-                match parsed {
-                    Ok(doc) => {
-                        let jwks_uri = doc.jwks_uri.clone();
-                        caches.finish_discovery(issuer, Some(doc), now);
-                        self.state = State::Keys {
-                            jwks_uri,
-                            local: None,
-                            refetched: false,
-                        };
-                    }
-                    Err(e) => {
-                        caches.finish_discovery(issuer, None, now);
-                        self.state = State::Failed(self.error(Reason::DiscoveryFailed(e)));
-                    }
-                }
+        if !matches!(self.state, State::Active) {
+            if !matches!(self.state, State::Failed(_)) {
+                self.fail(Reason::Misuse);
             }
-            State::ExpectJwks { jwks_uri } => {
-                let parsed = match &outcome {
-                    Ok(response) => check_json_response(response)
-                        .map_err(|e| Reason::JwksFetchFailed(Some(e)))
-                        .and_then(|body| {
-                            JwkSet::parse_with(
-                                body,
-                                self.verifier.provider,
-                                &self.verifier.key_limits,
-                            )
-                            .map_err(Reason::InvalidJwks)
-                        }),
-                    Err(_) => Err(Reason::JwksFetchFailed(None)),
-                };
-                match parsed {
-                    Ok(set) => {
-                        let local = caches.finish_jwks(&jwks_uri, Some(set), now);
-                        self.state = State::Keys {
-                            jwks_uri,
-                            local,
-                            refetched: true,
-                        };
-                    }
-                    Err(reason) => {
-                        caches.finish_jwks(&jwks_uri, None, now);
-                        self.state = State::Failed(self.error(reason));
-                    }
-                }
-            }
-            State::Failed(e) => self.state = State::Failed(e),
-            _ => self.state = State::Failed(self.error(Reason::Misuse)),
+            return;
+        }
+        let verifier = self.token.verifier;
+        let keys = (verifier.provider, &verifier.key_limits);
+        let issuer = self.token.issuer.as_str();
+        if let Err(e) = self
+            .keys
+            .handle_response(caches, &outcome, issuer, keys, now)
+        {
+            self.fail(e.into());
         }
     }
 
-    fn conclude(&mut self, outcome: Result<Claims, Reason>) -> Result<Action<Claims>, VerifyError> {
-        match outcome {
-            Ok(claims) => {
-                self.state = State::Finished;
-                Ok(Action::Done(claims))
-            }
-            Err(reason) => Err(self.fail(reason)),
+    /// The cache slot the outstanding request fills, if any (see [`Flow::fetching`]).
+    ///
+    /// [`Flow::fetching`]: crate::flow::Flow::fetching
+    pub fn fetching(&self) -> Option<FetchKey> {
+        self.keys.fetching(self.token.issuer.as_str())
+    }
+
+    /// Gives up the outstanding request, clearing its in-flight mark without recording a
+    /// failure (see [`Flow::abandon`]). The flow fails with [`Reason::Misuse`] afterwards.
+    ///
+    /// [`Flow::abandon`]: crate::flow::Flow::abandon
+    pub fn abandon(&mut self, caches: &mut Caches) {
+        self.keys.abandon(caches, self.token.issuer.as_str());
+        if matches!(self.state, State::Active) {
+            self.fail(Reason::Misuse);
         }
     }
 
+    fn fail(&mut self, reason: Reason) -> VerifyError {
+        let error = match &self.state {
+            State::Failed(e) => e.clone(),
+            _ => self.token.error(reason),
+        };
+        self.state = State::Failed(error.clone());
+        error
+    }
+}
+
+impl From<FetchError> for Reason {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Discovery(e) => Reason::DiscoveryFailed(e),
+            FetchError::Jwks(e) => Reason::JwksFetchFailed(e),
+            FetchError::InvalidJwks(e) => Reason::InvalidJwks(e),
+            FetchError::UnknownKid => Reason::UnknownKid,
+            FetchError::Unusable(e) => Reason::KeyMismatch(e),
+            FetchError::Misuse => Reason::Misuse,
+        }
+    }
+}
+
+impl Token<'_> {
     /// SPEC section 2 steps 6 to 8, with the key chosen.
     fn finish(
         &mut self,
@@ -577,15 +527,6 @@ impl<'a> VerifyAccessToken<'a> {
             self.verifier.resource_metadata.as_deref(),
         )
     }
-
-    fn fail(&mut self, reason: Reason) -> VerifyError {
-        let error = match &self.state {
-            State::Failed(e) => e.clone(),
-            _ => self.error(reason),
-        };
-        self.state = State::Failed(error.clone());
-        error
-    }
 }
 
 #[cfg(test)]
@@ -601,5 +542,13 @@ impl crate::flow::Flow for VerifyAccessToken<'_> {
 
     fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
         VerifyAccessToken::handle_response(self, caches, outcome, now);
+    }
+
+    fn fetching(&self) -> Option<FetchKey> {
+        VerifyAccessToken::fetching(self)
+    }
+
+    fn abandon(&mut self, caches: &mut Caches) {
+        VerifyAccessToken::abandon(self, caches);
     }
 }

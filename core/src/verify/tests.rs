@@ -1071,6 +1071,7 @@ fn status_follows_the_code_for_every_reason() {
         (DpopError::JktMismatch, TOKEN),
         (DpopError::Replayed, PROOF),
         (DpopError::ReplayCacheFull, PROOF),
+        (DpopError::ReplayQuotaExceeded, PROOF),
     ];
     let mut table: Vec<(Reason, (&str, u16))> = vec![
         (Reason::MissingToken, TOKEN),
@@ -1298,3 +1299,99 @@ fn the_flow_checks_iss_and_aud_against_the_configuration() {
 }
 
 mod caches;
+
+/// A driver that gives up on a request (a cancelled future) clears its in-flight mark at
+/// once: the next flow fetches at the same instant instead of waiting for `fetch_timeout`,
+/// for discovery and for the JWK Set alike, and no failure is recorded.
+#[test]
+fn an_abandoned_fetch_lets_the_next_flow_fetch_at_once() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let t = token("k1");
+    let ctx = RequestContext::default();
+    let now = UnixTime::from_secs(NOW);
+
+    let mut first = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        first.poll(&mut caches, now),
+        Ok(Action::NeedHttp(_))
+    ));
+    assert_eq!(first.fetching(), Some(FetchKey::Discovery(ISS.into())));
+    let mut second = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        second.poll(&mut caches, now),
+        Ok(Action::Wait(FetchKey::Discovery(_)))
+    ));
+    first.abandon(&mut caches);
+    assert_eq!(first.fetching(), None);
+    assert_eq!(
+        first.poll(&mut caches, now).unwrap_err().reason(),
+        &Reason::Misuse
+    );
+    let Ok(Action::NeedHttp(request)) = second.poll(&mut caches, now) else {
+        panic!("the waiter should fetch discovery itself");
+    };
+    assert_eq!(request.url, DISCOVERY);
+    second.handle_response(&mut caches, Ok(HttpResponse::json(discovery_body())), now);
+
+    let Ok(Action::NeedHttp(request)) = second.poll(&mut caches, now) else {
+        panic!("expected the JWKS request");
+    };
+    assert_eq!(request.url, JWKS);
+    assert_eq!(second.fetching(), Some(FetchKey::Jwks(JWKS.into())));
+    let mut third = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        third.poll(&mut caches, now),
+        Ok(Action::Wait(FetchKey::Jwks(_)))
+    ));
+    second.abandon(&mut caches);
+    let Ok(Action::NeedHttp(request)) = third.poll(&mut caches, now) else {
+        panic!("the waiter should fetch the JWK Set itself");
+    };
+    assert_eq!(request.url, JWKS);
+    let keys = HttpResponse::json(jwks_body(&[(1, "k1")]));
+    third.handle_response(&mut caches, Ok(keys), now);
+    assert!(matches!(third.poll(&mut caches, now), Ok(Action::Done(_))));
+    assert!(!caches.jwks(JWKS).unwrap().last_failed());
+}
+
+/// Abandoning clears only the mark its own request set: a fetch that outlived
+/// `fetch_timeout` and was taken over by another flow does not clear the newer mark.
+#[test]
+fn a_late_abandon_leaves_a_newer_mark_alone() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let t = token("k1");
+    let ctx = RequestContext::default();
+    let t0 = UnixTime::from_secs(NOW);
+    let later = UnixTime::from_secs(NOW + 31);
+    let mut slow = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        slow.poll(&mut caches, t0),
+        Ok(Action::NeedHttp(_))
+    ));
+    let mut takeover = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        takeover.poll(&mut caches, later),
+        Ok(Action::NeedHttp(_))
+    ));
+    slow.abandon(&mut caches);
+    let mut waiter = v.verify_access_token(&t, &ctx).unwrap();
+    assert!(matches!(
+        waiter.poll(&mut caches, later),
+        Ok(Action::Wait(FetchKey::Discovery(_)))
+    ));
+}
+
+/// A JWK Set that is fetched but unusable is the same typed cause for every flow.
+#[test]
+fn a_malformed_jwks_is_invalid_jwks() {
+    let v = verifier(CachePolicy::default());
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    server.jwks = br#"{"keys":["not a key"]}"#.to_vec();
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &token("k1"), NOW),
+        Err(Reason::InvalidJwks(crate::jose::JoseError::InvalidKeySet))
+    );
+}
