@@ -17,11 +17,28 @@
 //! }
 //! ```
 //!
-//! The flows: [`config::Verifier::verify_access_token`] (SPEC sections 2 to 4) and the token
-//! exchanges of [`exchange::TokenExchanger`] (custom, on-behalf-of, Token Vault). Every flow
-//! implements [`flow::Flow`], so one drive loop serves them all. Caches ([`cache::Caches`])
-//! are plain data the caller owns; a warm verification needs only shared access
-//! ([`verify::VerifyAccessToken::poll_shared`]).
+//! The flows: [`Verifier::verify_access_token`] (SPEC sections 2 to 4) and the token
+//! exchanges of [`TokenExchanger`] (custom, on-behalf-of, Token Vault). Every flow
+//! implements [`Flow`], so one drive loop serves them all. Caches ([`Caches`]) are plain data
+//! the caller owns; a warm verification needs only shared access
+//! ([`VerifyAccessToken::poll_shared`]).
+//!
+//! Most programs do not write the loop: `auth0-api-driver` runs it (blocking or async, with
+//! shared caches, per-key wake-ups and cancellation), and `auth0-api-ureq` /
+//! `auth0-api-reqwest` plug an HTTP client into it. The everyday types are re-exported here:
+//!
+//! ```
+//! use auth0_api::{RequestContext, VerifierConfig};
+//!
+//! let verifier = VerifierConfig::new()
+//!     .domain("example.auth0.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! // A request without credentials: refused before any network request.
+//! let err = verifier.verify_access_token("", &RequestContext::default()).unwrap_err();
+//! assert_eq!((err.status(), err.code()), (401, "verify_access_token_error"));
+//! # Ok::<(), auth0_api::ConfigError>(())
+//! ```
 //!
 //! # Guarantees
 //! - No I/O, no clock, no global state; `#![no_std]` with `alloc`.
@@ -69,5 +86,22 @@ pub mod resource_metadata;
 pub mod time;
 pub mod verify;
 
-pub use flow::{Action, FetchKey};
-pub use time::UnixTime;
+// What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
+// RequestContext};` is enough for a verification, and a driver needs nothing else.
+pub use cache::{CachePolicy, Caches, FetchKey};
+pub use claims::{ClaimError, Claims};
+pub use config::{ConfigError, DpopMode, DpopOptions, Verifier, VerifierConfig};
+pub use domain::{DomainPolicy, Issuer};
+pub use exchange::error::ExchangeError;
+pub use exchange::{
+    AccessTokenSet, ConnectionAccessToken, ConnectionTokenRequest, CustomTokenExchange,
+    ExchangeConfig, ExchangeToken, OnBehalfOf, TokenExchanger, TokenSet,
+};
+pub use extract::{AuthScheme, ExtractedToken, extract_token};
+pub use flow::{Action, Flow};
+pub use http::{HttpOutcome, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
+pub use jose::Algorithm;
+pub use time::{NumericDate, UnixTime};
+pub use verify::context::RequestContext;
+pub use verify::error::{Reason, VerifyError};
+pub use verify::{Started, VerifyAccessToken};

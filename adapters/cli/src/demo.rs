@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth0_api::UnixTime;
 use auth0_api::config::{Verifier, VerifierConfig};
 use auth0_api::domain::DomainPolicy;
 use auth0_api::exchange::{
@@ -24,7 +23,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::transport::Transport;
-use crate::{Outcome, drive, system_now};
+use auth0_api_driver::Driver;
+
+use crate::{Outcome, system_now};
 
 fn local() -> DomainPolicy {
     DomainPolicy::STRICT.with_ip_literals(true)
@@ -120,7 +121,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         None,
     )?;
     let verifier = verifier(&tenant)?;
-    let mut caches = verifier.new_caches();
+    let driver = Driver::new(verifier.new_caches(), transport, system_now);
     let now = system_now();
     let mint = |spec: &TokenSpec| tenant.mint_access_token(spec).map_err(|e| e.to_string());
 
@@ -135,7 +136,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         scheme: Some("Bearer"),
         ..RequestContext::default()
     };
-    let claims = verify(&verifier, &mut caches, &transport, &bearer, &ctx, now)?;
+    let claims = verify(&verifier, &driver, &bearer, &ctx)?;
     println!(
         "    accepted: sub={} scope={}",
         claims["sub"], claims["scope"]
@@ -145,7 +146,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         tenant.total_requests()
     );
     let before = tenant.total_requests();
-    verify(&verifier, &mut caches, &transport, &bearer, &ctx, now)?;
+    verify(&verifier, &driver, &bearer, &ctx)?;
     println!(
         "    verified again from the cache: {} new requests",
         tenant.total_requests() - before
@@ -177,7 +178,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         http_url: Some(url),
         ..RequestContext::default()
     };
-    let claims = verify(&verifier, &mut caches, &transport, &bound, &ctx, now)?;
+    let claims = verify(&verifier, &driver, &bound, &ctx)?;
     println!(
         "    accepted: sub={} cnf.jkt={}",
         claims["sub"], claims["cnf"]["jkt"]
@@ -213,7 +214,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
     ] {
         match verifier
             .verify_access_token(token, &ctx)
-            .and_then(|mut f| drive(&mut f, &mut caches, &transport, now))
+            .and_then(|mut f| driver.drive(&mut f))
         {
             Ok(_) => return Err(format!("the {what} token was accepted")),
             Err(e) => {
@@ -244,7 +245,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         scope: Some(String::from("openid read:orders")),
         ..CustomTokenExchange::default()
     };
-    let set = run_exchange(&exchanger, &mut caches, &transport, now, |ex, r| {
+    let set = run_exchange(&exchanger, &driver, |ex, r| {
         ex.custom_token_exchange(&request, r)
     })?;
     let sub = set
@@ -256,14 +257,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         set.expires_in.as_secs()
     );
     let exchanged = set.access_token.expose_secret().to_owned();
-    let claims = verify(
-        &verifier,
-        &mut caches,
-        &transport,
-        &exchanged,
-        &RequestContext::default(),
-        now,
-    )?;
+    let claims = verify(&verifier, &driver, &exchanged, &RequestContext::default())?;
     println!("    the new access token verifies: sub={}", claims["sub"]);
 
     step(
@@ -285,9 +279,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         audience: String::from("https://billing.example.com/"),
         scope: Some(String::from("bill")),
     };
-    let token = run_exchange(&exchanger, &mut caches, &transport, now, |ex, r| {
-        ex.on_behalf_of(&obo, r)
-    })?;
+    let token = run_exchange(&exchanger, &driver, |ex, r| ex.on_behalf_of(&obo, r))?;
     println!(
         "    access token for https://billing.example.com/ issued ({} s)",
         token.expires_in.as_secs()
@@ -303,9 +295,7 @@ pub(crate) fn run() -> Result<Outcome, String> {
         login_hint: Some(String::from("user-1@example.com")),
         ..ConnectionTokenRequest::default()
     };
-    let token = run_exchange(&exchanger, &mut caches, &transport, now, |ex, r| {
-        ex.connection_token(&vault, r)
-    })?;
+    let token = run_exchange(&exchanger, &driver, |ex, r| ex.connection_token(&vault, r))?;
     println!(
         "    connection {} token issued ({} s)",
         token.connection,
@@ -321,18 +311,15 @@ pub(crate) fn run() -> Result<Outcome, String> {
 
 fn verify(
     verifier: &Verifier,
-    caches: &mut auth0_api::cache::Caches,
-    transport: &Transport,
+    driver: &Driver<Transport>,
     token: &str,
     ctx: &RequestContext<'_>,
-    now: UnixTime,
 ) -> Result<Value, String> {
     match verifier
         .verify_access_token(token, ctx)
-        .and_then(|mut f| drive(&mut f, caches, transport, now))
+        .and_then(|mut f| driver.drive(&mut f))
     {
-        Ok(Some(claims)) => Ok(Value::Object(claims.into_map())),
-        Ok(None) => Err(String::from("internal error: the flow waited on itself")),
+        Ok(claims) => Ok(Value::Object(claims.into_map())),
         Err(e) => Err(format!(
             "verification failed: {e} ({:?})",
             e.www_authenticate()
@@ -342,9 +329,7 @@ fn verify(
 
 fn run_exchange<'a, T: auth0_api::exchange::ExchangeOutput>(
     exchanger: &'a TokenExchanger,
-    caches: &mut auth0_api::cache::Caches,
-    transport: &Transport,
-    now: UnixTime,
+    driver: &Driver<Transport>,
     start: impl FnOnce(
         &'a TokenExchanger,
         [u8; 16],
@@ -353,9 +338,8 @@ fn run_exchange<'a, T: auth0_api::exchange::ExchangeOutput>(
         auth0_api::exchange::error::ExchangeError,
     >,
 ) -> Result<T, String> {
-    match start(exchanger, random()?).and_then(|mut f| drive(&mut f, caches, transport, now)) {
-        Ok(Some(output)) => Ok(output),
-        Ok(None) => Err(String::from("internal error: the flow waited on itself")),
+    match start(exchanger, random()?).and_then(|mut f| driver.drive(&mut f)) {
+        Ok(output) => Ok(output),
         Err(e) => Err(format!("exchange failed: {e}")),
     }
 }

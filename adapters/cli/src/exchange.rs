@@ -16,7 +16,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::{IoArgs, Outcome, drive};
+use crate::{IoArgs, Outcome, driver};
 
 /// The client and tenant, shared by the exchange subcommands.
 #[derive(Args)]
@@ -177,14 +177,10 @@ fn run<T: auth0_api::exchange::ExchangeOutput>(
     render: impl FnOnce(T) -> Value,
 ) -> Result<Outcome, String> {
     let exchanger = client.exchanger()?;
-    let transport = client.io.transport()?;
-    let mut caches = Caches::new(CachePolicy::default());
-    let now = client.io.now();
-    let result =
-        flow(&exchanger, random()?).and_then(|mut f| drive(&mut f, &mut caches, &transport, now));
-    match result {
-        Ok(Some(output)) => Ok(Outcome::Accepted(render(output))),
-        Ok(None) => Err(String::from("internal error: the flow waited on itself")),
+    let caches = Caches::new(CachePolicy::default());
+    let driver = driver(caches, client.io.transport()?, client.io.now());
+    match flow(&exchanger, random()?).and_then(|mut f| driver.drive(&mut f)) {
+        Ok(output) => Ok(Outcome::Accepted(render(output))),
         Err(e) => Ok(Outcome::Rejected(exchange_error(&e))),
     }
 }

@@ -15,9 +15,9 @@ use auth0_api::UnixTime;
 use auth0_api::cache::Caches;
 use auth0_api::config::{DpopMode, DpopOptions, VerifierConfig};
 use auth0_api::domain::DomainPolicy;
-use auth0_api::flow::{Action, Flow};
 use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::error::VerifyError;
+use auth0_api_driver::Driver;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -252,8 +252,7 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
         );
     }
     let verifier = config.build().map_err(|e| format!("{}: {e}", e.code()))?;
-    let transport = args.io.transport()?;
-    let mut caches = verifier.new_caches();
+    let driver = driver(verifier.new_caches(), args.io.transport()?, args.io.now());
     let ctx = RequestContext {
         scheme: args.scheme.as_deref(),
         dpop_proof: args.dpop_proof.as_deref(),
@@ -261,13 +260,11 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
         http_url: args.http_url.as_deref(),
         ..RequestContext::default()
     };
-    let now = args.io.now();
     let outcome = verifier
         .verify_access_token(&args.access_token, &ctx)
-        .and_then(|mut flow| drive(&mut flow, &mut caches, &transport, now));
+        .and_then(|mut flow| driver.drive(&mut flow));
     match outcome {
-        Ok(Some(claims)) => Ok(Outcome::Accepted(Value::Object(claims.into_map()))),
-        Ok(None) => Err(String::from("internal error: the flow waited on itself")),
+        Ok(claims) => Ok(Outcome::Accepted(Value::Object(claims.into_map()))),
         Err(e) => Ok(Outcome::Rejected(rejection(&e))),
     }
 }
@@ -282,22 +279,8 @@ pub(crate) fn rejection(e: &VerifyError) -> Value {
     }})
 }
 
-/// Drives a flow to its end with one transport; `None` if it asks to wait (it cannot with
-/// exclusive caches and one flow).
-pub(crate) fn drive<F: Flow>(
-    flow: &mut F,
-    caches: &mut Caches,
-    transport: &Transport,
-    now: UnixTime,
-) -> Result<Option<F::Output>, F::Error> {
-    loop {
-        match flow.poll(caches, now)? {
-            Action::NeedHttp(request) => {
-                let outcome = transport.send(request);
-                flow.handle_response(caches, outcome, now);
-            }
-            Action::Wait(_) => return Ok(None),
-            Action::Done(output) => return Ok(Some(output)),
-        }
-    }
+/// The blocking driver for one command: fresh `caches`, `transport`, and the command's
+/// instant as the clock.
+pub(crate) fn driver(caches: Caches, transport: Transport, now: UnixTime) -> Driver<Transport> {
+    Driver::new(caches, transport, move || now)
 }

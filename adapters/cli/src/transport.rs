@@ -1,14 +1,13 @@
 //! Where the CLI's requests go: canned fixtures (no I/O at all) or HTTPS through the ureq
-//! adapter.
+//! transport. Either way the flows run on the blocking driver (`auth0_api_driver::Driver`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use auth0_api::cache::{CachePolicy, Caches};
 use auth0_api::http::{
     HttpOutcome, HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind,
 };
-use auth0_api_ureq::{Client, ClientOptions};
+use auth0_api_ureq::{ClientOptions, UreqTransport};
 
 /// Sends the core's requests.
 pub(crate) enum Transport {
@@ -18,9 +17,9 @@ pub(crate) enum Transport {
         gets: HashMap<String, Vec<u8>>,
         posts: HashMap<String, Vec<u8>>,
     },
-    /// HTTPS through the ureq adapter: redirects off, timeouts, bodies capped at 1 MiB, and
+    /// HTTPS through the ureq transport: redirects off, timeouts, bodies capped at 1 MiB, and
     /// a proxy only when one is given (never from the environment).
-    Network(Box<Client>),
+    Network(Box<UreqTransport>),
 }
 
 impl Transport {
@@ -39,13 +38,13 @@ impl Transport {
             proxy,
             ..ClientOptions::default()
         };
-        let client = Client::with_caches(Caches::new(CachePolicy::default()), options)
-            .map_err(|e| e.to_string())?;
-        Ok(Transport::Network(Box::new(client)))
+        let transport = UreqTransport::new(&options).map_err(|e| e.to_string())?;
+        Ok(Transport::Network(Box::new(transport)))
     }
+}
 
-    /// Sends `request` and returns what the core must be told.
-    pub(crate) fn send(&self, request: HttpRequest) -> HttpOutcome {
+impl auth0_api_driver::Transport for Transport {
+    fn send(&self, request: HttpRequest) -> HttpOutcome {
         match self {
             Transport::Fixtures { gets, posts } => {
                 let table = match request.method {
@@ -57,7 +56,7 @@ impl Transport {
                     .map(|body| HttpResponse::json(body.clone()))
                     .ok_or_else(|| TransportError::new(TransportErrorKind::Unavailable))
             }
-            Transport::Network(client) => client.send(request),
+            Transport::Network(transport) => transport.send(request),
         }
     }
 }

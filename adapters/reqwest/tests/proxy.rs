@@ -7,10 +7,10 @@
 
 use std::process::Command;
 
-use auth0_api::cache::{CachePolicy, Caches};
 use auth0_api::http::HttpRequest;
 use auth0_api_mock_tenant::{MockTenant, RecordingProxy, TenantOptions};
-use auth0_api_reqwest::{Client, ClientOptions};
+use auth0_api_reqwest::AsyncTransport as _;
+use auth0_api_reqwest::{ClientOptions, ReqwestTransport};
 
 const DISCOVERY: &str = "/.well-known/openid-configuration";
 const CHILD_URL: &str = "AUTH0_API_PROXY_TEST_URL";
@@ -44,8 +44,8 @@ async fn child() {
         proxy: std::env::var(CHILD_PROXY).ok(),
         ..ClientOptions::default()
     };
-    let client = Client::with_caches(Caches::new(CachePolicy::default()), options).unwrap();
-    let response = client.send(HttpRequest::get(&url)).await.unwrap();
+    let transport = ReqwestTransport::new(&options).unwrap();
+    let response = transport.send(HttpRequest::get(&url)).await.unwrap();
     assert_eq!(response.status, 200);
 
     if std::env::var_os(CHILD_CONTROL).is_some() {
@@ -135,7 +135,7 @@ fn a_bad_proxy_url_is_a_build_error() {
         proxy: Some("http://[not a host".into()),
         ..ClientOptions::default()
     };
-    let e = Client::with_caches(Caches::new(CachePolicy::default()), options).unwrap_err();
+    let e = ReqwestTransport::new(&options).unwrap_err();
     assert!(e.is_builder(), "{e}");
 }
 

@@ -62,15 +62,10 @@ enum Kind {
 const ADAPTERS: [Kind; 2] = [Kind::Ureq, Kind::Reqwest];
 
 impl Adapter {
-    fn verify(
-        &self,
-        v: &Verifier,
-        token: &str,
-        ctx: &RequestContext<'_>,
-    ) -> Result<Claims, VerifyError> {
+    fn verify(&self, token: &str, ctx: &RequestContext<'_>) -> Result<Claims, VerifyError> {
         match self {
-            Adapter::Ureq(c) => c.verify(v, token, ctx),
-            Adapter::Reqwest(c, rt) => rt.block_on(c.verify(v, token, ctx)),
+            Adapter::Ureq(c) => c.verify(token, ctx),
+            Adapter::Reqwest(c, rt) => rt.block_on(c.verify(token, ctx)),
         }
     }
 
@@ -82,14 +77,14 @@ impl Adapter {
     }
 
     /// `n` verifications of `token` at once: threads for ureq, tasks for reqwest.
-    fn verify_concurrently(self: &Arc<Self>, v: &Arc<Verifier>, token: &Arc<String>, n: usize) {
+    fn verify_concurrently(self: &Arc<Self>, token: &Arc<String>, n: usize) {
         match &**self {
             Adapter::Ureq(_) => {
                 let threads: Vec<_> = (0..n)
                     .map(|_| {
-                        let (a, v, t) = (self.clone(), v.clone(), token.clone());
+                        let (a, t) = (self.clone(), token.clone());
                         std::thread::spawn(move || {
-                            a.verify(&v, &t, &RequestContext::default()).map(|_| ())
+                            a.verify(&t, &RequestContext::default()).map(|_| ())
                         })
                     })
                     .collect();
@@ -100,14 +95,12 @@ impl Adapter {
             Adapter::Reqwest(_, rt) => rt.block_on(async {
                 let tasks: Vec<_> = (0..n)
                     .map(|_| {
-                        let (a, v, t) = (self.clone(), v.clone(), token.clone());
+                        let (a, t) = (self.clone(), token.clone());
                         tokio::spawn(async move {
                             let Adapter::Reqwest(c, _) = &*a else {
                                 unreachable!()
                             };
-                            c.verify(&v, &t, &RequestContext::default())
-                                .await
-                                .map(|_| ())
+                            c.verify(&t, &RequestContext::default()).await.map(|_| ())
                         })
                     })
                     .collect();
@@ -119,19 +112,19 @@ impl Adapter {
     }
 }
 
-fn client_of(kind: Kind, tenant: &MockTenant, v: &Verifier, timeout: Duration) -> Adapter {
+fn client_of(kind: Kind, tenant: &MockTenant, v: Verifier, timeout: Duration) -> Adapter {
     client_for(kind, &[tenant], v, timeout)
 }
 
 /// A client trusting the CA of each of `tenants`.
-fn client_for(kind: Kind, tenants: &[&MockTenant], v: &Verifier, timeout: Duration) -> Adapter {
+fn client_for(kind: Kind, tenants: &[&MockTenant], v: Verifier, timeout: Duration) -> Adapter {
     let ca: Vec<Vec<u8>> = tenants
         .iter()
         .map(|t| t.ca_pem().as_bytes().to_vec())
         .collect();
     match kind {
         Kind::Ureq => Adapter::Ureq(
-            auth0_api_ureq::Client::new(
+            auth0_api_ureq::client(
                 v,
                 auth0_api_ureq::ClientOptions {
                     timeout,
@@ -148,7 +141,7 @@ fn client_for(kind: Kind, tenants: &[&MockTenant], v: &Verifier, timeout: Durati
                 .enable_all()
                 .build()
                 .unwrap();
-            let client = auth0_api_reqwest::Client::new(
+            let client = auth0_api_reqwest::client(
                 v,
                 auth0_api_reqwest::ClientOptions {
                     timeout,
@@ -169,8 +162,8 @@ fn token(tenant: &MockTenant, alg: Alg) -> String {
         .unwrap()
 }
 
-fn reason(c: &Adapter, v: &Verifier, token: &str) -> Reason {
-    c.verify(v, token, &RequestContext::default())
+fn reason(c: &Adapter, token: &str) -> Reason {
+    c.verify(token, &RequestContext::default())
         .unwrap_err()
         .reason()
         .clone()
@@ -180,11 +173,10 @@ fn reason(c: &Adapter, v: &Verifier, token: &str) -> Reason {
 fn bearer_tokens_verify_and_stay_cached() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = verifier(&t);
-        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        let c = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
         for alg in [Alg::Rs256, Alg::Ps256, Alg::Es256] {
             let claims = c
-                .verify(&v, &token(&t, alg), &RequestContext::default())
+                .verify(&token(&t, alg), &RequestContext::default())
                 .unwrap();
             assert_eq!(claims.sub().unwrap(), Some("user"), "{kind:?}");
         }
@@ -205,7 +197,7 @@ fn issuer_and_audience_come_from_the_configuration() {
     for kind in ADAPTERS {
         let (a, b) = (tenant(), tenant());
         let vb = verifier(&b);
-        let c = client_for(kind, &[&a, &b], &vb, Duration::from_secs(10));
+        let c = client_for(kind, &[&a, &b], vb, Duration::from_secs(10));
         let spec = || {
             TokenSpec::new(DEFAULT_AUDIENCE)
                 .alg(Alg::Es256)
@@ -220,7 +212,7 @@ fn issuer_and_audience_come_from_the_configuration() {
                 .mint_access_token(&spec().claim("iss", iss.clone()))
                 .unwrap();
             assert_eq!(
-                reason(&c, &vb, &forged),
+                reason(&c, &forged),
                 Reason::Claims(ClaimError::IssuerMismatch),
                 "{kind:?} iss {iss}"
             );
@@ -230,13 +222,13 @@ fn issuer_and_audience_come_from_the_configuration() {
             .mint_access_token(&TokenSpec::new("https://other.example/api").alg(Alg::Es256))
             .unwrap();
         assert_eq!(
-            reason(&c, &vb, &other_aud),
+            reason(&c, &other_aud),
             Reason::Claims(ClaimError::AudienceMismatch),
             "{kind:?}"
         );
         // A's genuine token at B's verifier: A's key is not in B's set.
         let from_a = token(&a, Alg::Es256);
-        assert_eq!(reason(&c, &vb, &from_a), Reason::UnknownKid, "{kind:?}");
+        assert_eq!(reason(&c, &from_a), Reason::UnknownKid, "{kind:?}");
         assert_eq!(a.total_requests(), 0, "{kind:?}: B's verifier asked A");
 
         // Multiple custom domains: B and a third tenant allowed, A not. A's token is refused
@@ -249,21 +241,17 @@ fn issuer_and_audience_come_from_the_configuration() {
             .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
             .build()
             .unwrap();
-        let c = client_for(kind, &[&a, &b, &third], &mcd, Duration::from_secs(10));
-        assert_eq!(
-            reason(&c, &mcd, &from_a),
-            Reason::IssuerNotAllowed,
-            "{kind:?}"
-        );
+        let c = client_for(kind, &[&a, &b, &third], mcd, Duration::from_secs(10));
+        assert_eq!(reason(&c, &from_a), Reason::IssuerNotAllowed, "{kind:?}");
         assert_eq!(a.total_requests(), 0, "{kind:?}");
         // B's token claiming the third tenant: the third tenant's keys do not know B's kid.
         let cross = b
             .mint_access_token(&spec().claim("iss", third.issuer()))
             .unwrap();
-        assert_eq!(reason(&c, &mcd, &cross), Reason::UnknownKid, "{kind:?}");
+        assert_eq!(reason(&c, &cross), Reason::UnknownKid, "{kind:?}");
         // The genuine tokens of both allowed tenants pass.
         for t in [&b, &third] {
-            c.verify(&mcd, &token(t, Alg::Es256), &RequestContext::default())
+            c.verify(&token(t, Alg::Es256), &RequestContext::default())
                 .unwrap();
         }
     }
@@ -273,9 +261,8 @@ fn issuer_and_audience_come_from_the_configuration() {
 fn key_rotation_and_unknown_kid_flood() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = verifier(&t);
-        let c = client_of(kind, &t, &v, Duration::from_secs(10));
-        c.verify(&v, &token(&t, Alg::Rs256), &RequestContext::default())
+        let c = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
+        c.verify(&token(&t, Alg::Rs256), &RequestContext::default())
             .unwrap();
         // A flood of random kids within the cooldown makes no request at all.
         for i in 0..1000 {
@@ -283,7 +270,7 @@ fn key_rotation_and_unknown_kid_flood() {
                 .alg(Alg::Rs256)
                 .kid(format!("random-{i}"));
             let forged = t.mint_access_token(&spec).unwrap();
-            assert_eq!(reason(&c, &v, &forged), Reason::UnknownKid, "{kind:?}");
+            assert_eq!(reason(&c, &forged), Reason::UnknownKid, "{kind:?}");
         }
         let flood = t.request_count(JWKS);
         println!("{kind:?}: 1,000 tokens with random kids -> {flood} JWKS request(s) in all");
@@ -293,7 +280,7 @@ fn key_rotation_and_unknown_kid_flood() {
         t.rotate_keys().unwrap();
         let rotated = token(&t, Alg::Rs256);
         SKEW.fetch_add(31, Ordering::SeqCst);
-        c.verify(&v, &rotated, &RequestContext::default()).unwrap();
+        c.verify(&rotated, &RequestContext::default()).unwrap();
         assert_eq!(t.request_count(JWKS), 2, "{kind:?}");
     }
 }
@@ -302,18 +289,15 @@ fn key_rotation_and_unknown_kid_flood() {
 fn jwks_failures() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = verifier(&t);
-        let warm = client_of(kind, &t, &v, Duration::from_secs(10));
+        let warm = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
         let tok = token(&t, Alg::Es256);
-        warm.verify(&v, &tok, &RequestContext::default()).unwrap();
+        warm.verify(&tok, &RequestContext::default()).unwrap();
         t.fail(JWKS, 500);
         // Keys cached: still verifies within the TTL.
-        warm.verify(&v, &tok, &RequestContext::default()).unwrap();
+        warm.verify(&tok, &RequestContext::default()).unwrap();
         // No keys cached: a clear error with its challenges.
-        let cold = client_of(kind, &t, &v, Duration::from_secs(10));
-        let err = cold
-            .verify(&v, &tok, &RequestContext::default())
-            .unwrap_err();
+        let cold = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
+        let err = cold.verify(&tok, &RequestContext::default()).unwrap_err();
         assert!(
             matches!(err.reason(), Reason::JwksFetchFailed(_)),
             "{kind:?}: {err:?}"
@@ -323,9 +307,9 @@ fn jwks_failures() {
         // A 5 MiB body is refused.
         t.reset_faults();
         t.huge_body(JWKS);
-        let cold = client_of(kind, &t, &v, Duration::from_secs(10));
+        let cold = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
         assert_eq!(
-            reason(&cold, &v, &tok),
+            reason(&cold, &tok),
             Reason::JwksFetchFailed(None),
             "{kind:?}"
         );
@@ -336,23 +320,14 @@ fn jwks_failures() {
 fn stalls_time_out_and_redirects_are_not_followed() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = verifier(&t);
         t.stall(DISCOVERY, Duration::from_secs(5));
-        let c = client_of(kind, &t, &v, Duration::from_millis(500));
+        let c = client_of(kind, &t, verifier(&t), Duration::from_millis(500));
         let tok = token(&t, Alg::Rs256);
-        assert_eq!(
-            reason(&c, &v, &tok),
-            Reason::DiscoveryFailed(None),
-            "{kind:?}"
-        );
+        assert_eq!(reason(&c, &tok), Reason::DiscoveryFailed(None), "{kind:?}");
         t.reset_faults();
         t.redirect(DISCOVERY, &t.url("/elsewhere"));
-        let c = client_of(kind, &t, &v, Duration::from_secs(10));
-        assert_eq!(
-            reason(&c, &v, &tok),
-            Reason::DiscoveryFailed(None),
-            "{kind:?}"
-        );
+        let c = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
+        assert_eq!(reason(&c, &tok), Reason::DiscoveryFailed(None), "{kind:?}");
         assert_eq!(t.request_count("/elsewhere"), 0, "{kind:?}");
     }
 }
@@ -361,10 +336,9 @@ fn stalls_time_out_and_redirects_are_not_followed() {
 fn concurrent_cold_verifications_make_one_request_each() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = Arc::new(verifier(&t));
-        let c = Arc::new(client_of(kind, &t, &v, Duration::from_secs(10)));
+        let c = Arc::new(client_of(kind, &t, verifier(&t), Duration::from_secs(10)));
         let tok = Arc::new(token(&t, Alg::Rs256));
-        c.verify_concurrently(&v, &tok, 100);
+        c.verify_concurrently(&tok, 100);
         let counts = (t.request_count(DISCOVERY), t.request_count(JWKS));
         println!(
             "{kind:?}: 100 concurrent cold verifications -> {} discovery, {} JWKS request(s)",
@@ -378,8 +352,7 @@ fn concurrent_cold_verifications_make_one_request_each() {
 fn exchanges_with_each_client_authentication() {
     for kind in ADAPTERS {
         let t = tenant();
-        let v = verifier(&t);
-        let c = client_of(kind, &t, &v, Duration::from_secs(10));
+        let c = client_of(kind, &t, verifier(&t), Duration::from_secs(10));
         let local = DomainPolicy::STRICT.with_ip_literals(true);
         let secret = t.secret_client();
         let es = t.es256_client();
@@ -425,8 +398,7 @@ fn exchanges_with_each_client_authentication() {
                 .unwrap();
             assert!(set.id_token_claims.is_some(), "{kind:?} {name}");
             let new_token = set.access_token.expose_secret().to_owned();
-            c.verify(&v, &new_token, &RequestContext::default())
-                .unwrap();
+            c.verify(&new_token, &RequestContext::default()).unwrap();
             let obo = OnBehalfOf {
                 access_token: subject.clone(),
                 audience: "https://billing/".into(),
@@ -489,7 +461,7 @@ fn reqwest_awaits_a_deferred_domain_resolver() {
         .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
         .build()
         .unwrap();
-    let Adapter::Reqwest(c, rt) = client_of(Kind::Reqwest, &t, &v, Duration::from_secs(10)) else {
+    let Adapter::Reqwest(c, rt) = client_of(Kind::Reqwest, &t, v, Duration::from_secs(10)) else {
         unreachable!()
     };
     let issuer = t.issuer().to_string();
@@ -504,7 +476,7 @@ fn reqwest_awaits_a_deferred_domain_resolver() {
         fn sendable<F: Future + Send>(f: F) -> F {
             f
         }
-        let result = rt.block_on(sendable(c.verify_resolving(&v, &token, &ctx, &directory)));
+        let result = rt.block_on(sendable(c.verify_resolving(&token, &ctx, &directory)));
         (result, directory.seen.into_inner().unwrap())
     };
 
@@ -527,6 +499,150 @@ fn reqwest_awaits_a_deferred_domain_resolver() {
     assert_eq!((t.request_count(DISCOVERY), t.request_count(JWKS)), (1, 1));
 
     // The one-step entry point cannot await a resolver: a driver bug, named as such.
-    let misuse = rt.block_on(c.verify(&v, &token, &ctx)).unwrap_err();
+    let misuse = rt.block_on(c.verify(&token, &ctx)).unwrap_err();
     assert_eq!(misuse.reason(), &Reason::Misuse);
+}
+
+/// A verification cancelled during a slow discovery (its future dropped by a timeout, as a
+/// server does when a client disconnects) abandons the request: the next verification for
+/// the same tenant sends its own request at once instead of waiting for the in-flight mark
+/// to expire (`fetch_timeout`, 30 s). The guard below is a liveness bound shorter than that.
+#[test]
+fn a_cancelled_async_verification_does_not_stall_the_next() {
+    let t = tenant();
+    let Adapter::Reqwest(c, rt) =
+        client_of(Kind::Reqwest, &t, verifier(&t), Duration::from_secs(10))
+    else {
+        unreachable!()
+    };
+    let tok = token(&t, Alg::Es256);
+    t.stall(DISCOVERY, Duration::from_secs(5));
+    let ctx = RequestContext::default();
+    let cancelled = rt.block_on(async {
+        tokio::time::timeout(Duration::from_millis(300), c.verify(&tok, &ctx)).await
+    });
+    assert!(
+        cancelled.is_err(),
+        "the first verification should have been cancelled"
+    );
+    t.reset_faults();
+    let second = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), c.verify(&tok, &ctx)).await
+    });
+    let claims = second.expect("the second verification waited on the abandoned fetch");
+    assert_eq!(claims.unwrap().sub().unwrap(), Some("user"));
+    assert_eq!(
+        t.request_count(DISCOVERY),
+        2,
+        "the abandoned request and a new one"
+    );
+    assert_eq!(t.request_count(JWKS), 1);
+}
+
+/// A transport that gives up (panics) on its first request, standing in for a blocking
+/// worker torn down mid-request.
+struct GivesUpOnce {
+    inner: auth0_api_ureq::UreqTransport,
+    first: std::sync::atomic::AtomicBool,
+}
+
+impl auth0_api_ureq::Transport for GivesUpOnce {
+    fn send(&self, request: auth0_api::http::HttpRequest) -> auth0_api::http::HttpOutcome {
+        if self.first.swap(false, Ordering::SeqCst) {
+            panic!("the worker gives up on {}", request.url);
+        }
+        self.inner.send(request)
+    }
+}
+
+/// The blocking driver abandons a request whose sender unwinds: a verification on another
+/// thread fetches at once rather than after `fetch_timeout`.
+#[test]
+fn a_request_abandoned_by_a_blocking_worker_does_not_stall_the_next() {
+    let t = tenant();
+    let options = auth0_api_ureq::ClientOptions {
+        root_certificates_pem: vec![t.ca_pem().as_bytes().to_vec()],
+        clock,
+        ..Default::default()
+    };
+    let transport = GivesUpOnce {
+        inner: auth0_api_ureq::UreqTransport::new(&options).unwrap(),
+        first: std::sync::atomic::AtomicBool::new(true),
+    };
+    let c = Arc::new(auth0_api_driver::Client::new(
+        verifier(&t),
+        transport,
+        clock,
+    ));
+    let tok = Arc::new(token(&t, Alg::Es256));
+    let first = {
+        let (c, tok) = (c.clone(), tok.clone());
+        std::thread::spawn(move || c.verify(&tok, &RequestContext::default()))
+    };
+    assert!(
+        first.join().is_err(),
+        "the first worker should have unwound"
+    );
+    let (done, result) = std::sync::mpsc::channel();
+    {
+        let (c, tok) = (c.clone(), tok.clone());
+        std::thread::spawn(move || {
+            let _ = done.send(c.verify(&tok, &RequestContext::default()).map(|_| ()));
+        });
+    }
+    let second = result
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the second verification waited on the abandoned fetch");
+    second.unwrap();
+    assert_eq!(
+        t.request_count(DISCOVERY),
+        1,
+        "the abandoned request was never sent"
+    );
+    assert_eq!(c.driver().wakeups(), 0, "nobody had to wait");
+}
+
+/// Per-key wake-ups: a verification waiting for tenant A's discovery is not woken when
+/// tenant B's keys arrive, only when A's discovery does.
+#[test]
+fn a_waiter_wakes_for_its_own_key_only() {
+    let (a, b) = (tenant(), tenant());
+    let mcd = VerifierConfig::new()
+        .domains([a.issuer(), b.issuer()])
+        .audience(DEFAULT_AUDIENCE)
+        .algorithms(["ES256"])
+        .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+        .build()
+        .unwrap();
+    let Adapter::Reqwest(c, rt) =
+        client_for(Kind::Reqwest, &[&a, &b], mcd, Duration::from_secs(10))
+    else {
+        unreachable!()
+    };
+    let c = Arc::new(c);
+    let (tok_a, tok_b) = (Arc::new(token(&a, Alg::Es256)), token(&b, Alg::Es256));
+    a.stall(DISCOVERY, Duration::from_secs(2));
+    rt.block_on(async {
+        let spawn = |tok: Arc<String>| {
+            let c = c.clone();
+            tokio::spawn(
+                async move { c.verify(&tok, &RequestContext::default()).await.map(|_| ()) },
+            )
+        };
+        let fetching = spawn(tok_a.clone());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let waiting = spawn(tok_a.clone());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.verify(&tok_b, &RequestContext::default()).await.unwrap();
+        assert_eq!(b.request_count(JWKS), 1);
+        assert_eq!(c.driver().wakeups(), 0, "woken by tenant B's fetches");
+        fetching.await.unwrap().unwrap();
+        waiting.await.unwrap().unwrap();
+    });
+    assert_eq!(
+        a.request_count(DISCOVERY),
+        1,
+        "the waiter made no request of its own"
+    );
+    assert!(c.driver().wakeups() >= 1);
 }

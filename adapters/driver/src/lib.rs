@@ -1,0 +1,595 @@
+//! One std driver for every flow of `auth0-api`, blocking and async, over a small transport
+//! trait.
+//!
+//! The core is a sans-IO state machine: it says which request it needs, takes the response,
+//! and is given the time. This crate runs it for real, once, for every adapter:
+//!
+//! - the shared [`Caches`] sit behind a lock held only around each synchronous core call,
+//!   never across a request; warm verifications take only a read lock;
+//! - a flow told to wait for another flow's fetch sleeps until *that* key is fetched (per-key
+//!   wake-ups), not until any fetch ends;
+//! - a request whose driver is cancelled (a dropped future, a panicking transport) is
+//!   abandoned: its in-flight mark is cleared at once, so the flows waiting for it fetch it
+//!   themselves instead of stalling for the cache's `fetch_timeout`;
+//! - the clock and the client options are here, once.
+//!
+//! An adapter implements one trait, [`Transport`] (blocking) or [`AsyncTransport`], which
+//! sends one [`HttpRequest`] and returns an [`HttpOutcome`]:
+//!
+//! ```
+//! use auth0_api::config::VerifierConfig;
+//! use auth0_api::http::{HttpOutcome, HttpRequest, HttpResponse};
+//! use auth0_api_driver::{Client, Transport, system_clock};
+//!
+//! /// Answers every request from memory (a real adapter sends it over HTTPS, follows no
+//! /// redirect, caps the body at `MAX_RESPONSE_BODY` and applies a timeout).
+//! struct Canned;
+//!
+//! impl Transport for Canned {
+//!     fn send(&self, request: HttpRequest) -> HttpOutcome {
+//!         let body = if request.url.ends_with("openid-configuration") {
+//!             r#"{"issuer":"https://example.auth0.com/","jwks_uri":"https://example.auth0.com/.well-known/jwks.json"}"#
+//!         } else {
+//!             r#"{"keys":[]}"#
+//!         };
+//!         Ok(HttpResponse::json(body))
+//!     }
+//! }
+//!
+//! let verifier = VerifierConfig::new()
+//!     .domain("example.auth0.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let client = Client::new(verifier, Canned, system_clock);
+//! let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ1c2VyIn0.c2ln";
+//! let err = client.verify(token, &Default::default()).unwrap_err();
+//! assert_eq!(err.status(), 401); // no key `k1` in the (empty) key set
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod waiters;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth0_api::cache::Caches;
+use auth0_api::claims::Claims;
+use auth0_api::config::{ResolverError, ResolverInput, Verifier};
+use auth0_api::flow::{Action, Flow};
+use auth0_api::http::{HttpOutcome, HttpRequest};
+use auth0_api::verify::context::RequestContext;
+use auth0_api::verify::error::VerifyError;
+use auth0_api::verify::{Started, VerifyAccessToken};
+use auth0_api::{FetchKey, UnixTime};
+
+use crate::waiters::{Ticket, Waiters};
+
+/// Sends one request, blocking.
+///
+/// Implementations MUST NOT follow redirects (a `3xx` answer is
+/// [`TransportErrorKind::Redirect`](auth0_api::http::TransportErrorKind::Redirect)), MUST
+/// refuse a body longer than [`MAX_RESPONSE_BODY`](auth0_api::http::MAX_RESPONSE_BODY),
+/// MUST authenticate the server of an `https` URL and SHOULD time out well within the
+/// cache's [`fetch_timeout`](auth0_api::cache::CachePolicy::fetch_timeout).
+pub trait Transport {
+    /// Sends `request` once and returns the answer, whatever its status.
+    fn send(&self, request: HttpRequest) -> HttpOutcome;
+}
+
+/// Sends one request, asynchronously; the rules of [`Transport`] apply.
+///
+/// Implement it with an `async fn`. The future is dropped when the verification is
+/// cancelled: the driver then abandons the request.
+pub trait AsyncTransport: Send + Sync {
+    /// Sends `request` once and returns the answer, whatever its status.
+    fn send(&self, request: HttpRequest) -> impl Future<Output = HttpOutcome> + Send;
+}
+
+/// Chooses, per request, the domains whose tokens are accepted, with I/O of its own (the
+/// asynchronous counterpart of [`DomainResolver`](auth0_api::config::DomainResolver)); see
+/// [`AsyncClient::verify_resolving`]. Implement it with an `async fn`.
+pub trait AsyncDomainResolver: Send + Sync {
+    /// The accepted domains for this request. `input.unverified_issuer` is NOT verified yet:
+    /// use it only to choose among domains you trust.
+    fn resolve<'a>(
+        &'a self,
+        input: ResolverInput<'a>,
+    ) -> impl Future<Output = Result<Vec<String>, ResolverError>> + Send + 'a;
+}
+
+/// How a client connects: read by the HTTP adapters when they build their transport, and
+/// the clock the driver uses.
+///
+/// `Debug` prints the proxy URL without its user information.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Connect timeout. Defaults to 5 s.
+    pub connect_timeout: Duration,
+    /// Total time for one request. Defaults to 10 s; keep it below the cache's
+    /// `fetch_timeout` (30 s by default).
+    pub timeout: Duration,
+    /// Extra trusted CA certificates (PEM). When given, only these are trusted.
+    pub root_certificates_pem: Vec<Vec<u8>>,
+    /// The clock. Defaults to [`system_clock`].
+    pub clock: fn() -> UnixTime,
+    /// A proxy for every request, as a URL: `http://host:port` or `https://host:port` (an
+    /// HTTP `CONNECT` proxy; `user:password@` before the host for Basic authentication).
+    /// Defaults to `None`: no proxy.
+    ///
+    /// The proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`
+    /// and their lower-case forms) and system proxy settings are never read: whoever controls
+    /// the environment (in a CGI-style deployment, a request header becomes `HTTP_PROXY`)
+    /// could otherwise route the key and token requests through a host of their choice. Read
+    /// them yourself and set this option if you want them.
+    pub proxy: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            root_certificates_pem: Vec::new(),
+            clock: system_clock,
+            proxy: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("root_certificates_pem", &self.root_certificates_pem.len())
+            .field("clock", &self.clock)
+            .field("proxy", &self.proxy.as_deref().map(without_userinfo))
+            .finish()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `[redacted]@`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest.get(..authority_end).and_then(|a| a.rfind('@')) {
+        Some(at) => {
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}[redacted]{}", rest.get(at..).unwrap_or(""))
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The system clock as [`UnixTime`] (0 if the clock is before the epoch).
+pub fn system_clock() -> UnixTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UnixTime::from_secs(secs)
+}
+
+/// The current time, as the driver reads it before each core call.
+type Clock = Box<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The caches, the waiters and the clock: what every driver shares between its flows.
+struct Shared {
+    caches: RwLock<Caches>,
+    waiters: Waiters,
+    clock: Clock,
+    /// How long a blocking waiter sleeps at most: the cache's `fetch_timeout`.
+    wait_limit: Duration,
+}
+
+impl Shared {
+    fn new(caches: Caches, clock: Clock) -> Self {
+        let wait_limit = caches.policy().fetch_timeout;
+        Self {
+            caches: RwLock::new(caches),
+            waiters: Waiters::default(),
+            clock,
+            wait_limit,
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Caches> {
+        self.caches.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Caches> {
+        self.caches.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+
+    /// Polls `flow` under the write lock; a `Wait` takes its ticket under the same lock.
+    fn poll<F: Flow>(&self, flow: &mut F) -> Result<Next<F::Output>, F::Error> {
+        let mut caches = self.write();
+        Ok(match flow.poll(&mut caches, self.now())? {
+            Action::NeedHttp(request) => Next::Send(request, flow.fetching()),
+            Action::Wait(key) => Next::Wait(self.waiters.ticket(key)),
+            Action::Done(output) => Next::Done(output),
+        })
+    }
+
+    /// A warm verification under the read lock, if everything it needs is cached.
+    fn warm(&self, flow: &mut VerifyAccessToken<'_>) -> Option<Result<Claims, VerifyError>> {
+        flow.poll_shared(&self.read(), self.now())
+    }
+}
+
+/// What a drive loop does after a poll.
+enum Next<T> {
+    Send(HttpRequest, Option<FetchKey>),
+    Wait(Ticket),
+    Done(T),
+}
+
+/// A request sent and not yet answered. Answered, it hands the outcome to the flow and wakes
+/// the key's waiters; dropped unanswered (a cancelled future, a panic in the transport), it
+/// abandons the request and wakes them too, so they fetch it themselves at once.
+struct Outstanding<'d, F: Flow> {
+    shared: &'d Shared,
+    flow: &'d mut F,
+    key: Option<FetchKey>,
+    answered: bool,
+}
+
+impl<'d, F: Flow> Outstanding<'d, F> {
+    fn new(shared: &'d Shared, flow: &'d mut F, key: Option<FetchKey>) -> Self {
+        Self {
+            shared,
+            flow,
+            key,
+            answered: false,
+        }
+    }
+
+    fn answer(mut self, outcome: HttpOutcome) {
+        self.answered = true;
+        let mut caches = self.shared.write();
+        self.flow
+            .handle_response(&mut caches, outcome, self.shared.now());
+        if let Some(key) = &self.key {
+            self.shared.waiters.complete(key);
+        }
+    }
+}
+
+impl<F: Flow> Drop for Outstanding<'_, F> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let mut caches = self.shared.write();
+            self.flow.abandon(&mut caches);
+            if let Some(key) = &self.key {
+                self.shared.waiters.complete(key);
+            }
+        }
+    }
+}
+
+/// Drives any flow (verification, token exchange) with blocking I/O over shared caches.
+/// `Send + Sync` when the transport is: share it between threads.
+pub struct Driver<T> {
+    shared: Shared,
+    transport: T,
+}
+
+impl<T> Driver<T> {
+    /// A driver over `caches`, sending through `transport`, reading time from `clock`
+    /// ([`system_clock`], or a fixed instant for replays and tests).
+    pub fn new(
+        caches: Caches,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            shared: Shared::new(caches, Box::new(clock)),
+            transport,
+        }
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// How many waits for another flow's fetch have ended so far (a counter for metrics:
+    /// with per-key wake-ups, a waiter resumes only when its own key is fetched).
+    pub fn wakeups(&self) -> u64 {
+        self.shared.waiters.wakeups()
+    }
+}
+
+impl<T> fmt::Debug for Driver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Driver<T> {
+    /// Drives `flow` to its end: each request is sent once and its outcome handed back;
+    /// a wait sleeps until the awaited key is fetched (or the cache's `fetch_timeout`).
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        loop {
+            match self.shared.poll(flow)? {
+                Next::Send(request, key) => {
+                    let outstanding = Outstanding::new(&self.shared, flow, key);
+                    let outcome = self.transport.send(request);
+                    outstanding.answer(outcome);
+                }
+                Next::Wait(ticket) => self
+                    .shared
+                    .waiters
+                    .wait_blocking(ticket, self.shared.wait_limit),
+                Next::Done(output) => return Ok(output),
+            }
+        }
+    }
+}
+
+/// Drives any flow with async I/O over shared caches. `Send + Sync`: share it between tasks
+/// (in an `Arc`). Its futures are `Send` and cancellation-safe.
+pub struct AsyncDriver<T> {
+    shared: Shared,
+    transport: T,
+}
+
+impl<T> AsyncDriver<T> {
+    /// A driver over `caches`, sending through `transport`, reading time from `clock`
+    /// ([`system_clock`], or a fixed instant for replays and tests).
+    pub fn new(
+        caches: Caches,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            shared: Shared::new(caches, Box::new(clock)),
+            transport,
+        }
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// How many waits for another flow's fetch have ended so far (see [`Driver::wakeups`]).
+    pub fn wakeups(&self) -> u64 {
+        self.shared.waiters.wakeups()
+    }
+}
+
+impl<T> fmt::Debug for AsyncDriver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncDriver").finish_non_exhaustive()
+    }
+}
+
+impl<T: AsyncTransport> AsyncDriver<T> {
+    /// Drives `flow` to its end. The lock is never held across an `.await`. Dropping the
+    /// future while a request is out abandons the request (see the [crate docs](crate)).
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        loop {
+            match self.shared.poll(flow)? {
+                Next::Send(request, key) => {
+                    let outstanding = Outstanding::new(&self.shared, flow, key);
+                    let outcome = self.transport.send(request).await;
+                    outstanding.answer(outcome);
+                }
+                Next::Wait(ticket) => self.shared.waiters.wait(ticket).await,
+                Next::Done(output) => return Ok(output),
+            }
+        }
+    }
+}
+
+/// A blocking client that owns its [`Verifier`], and the caches built from it.
+pub struct Client<T> {
+    verifier: Verifier,
+    driver: Driver<T>,
+}
+
+impl<T: Transport> Client<T> {
+    /// A client for `verifier`, with caches following its policy.
+    pub fn new(
+        verifier: Verifier,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        let caches = verifier.new_caches();
+        Self::with_caches(verifier, caches, transport, clock)
+    }
+
+    /// A client over caches you made (for example with a DPoP replay cache).
+    pub fn with_caches(
+        verifier: Verifier,
+        caches: Caches,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            verifier,
+            driver: Driver::new(caches, transport, clock),
+        }
+    }
+
+    /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock.
+    ///
+    /// # Errors
+    /// The [`VerifyError`] to answer the client with.
+    pub fn verify(&self, token: &str, ctx: &RequestContext<'_>) -> Result<Claims, VerifyError> {
+        let mut flow = self.verifier.verify_access_token(token, ctx)?;
+        match self.driver.shared.warm(&mut flow) {
+            Some(result) => result,
+            None => self.driver.drive(&mut flow),
+        }
+    }
+
+    /// Drives any flow over this client's caches and transport (a token exchange, say).
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        self.driver.drive(flow)
+    }
+}
+
+impl<T> Client<T> {
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The driver: the caches, the transport and the clock.
+    pub fn driver(&self) -> &Driver<T> {
+        &self.driver
+    }
+}
+
+impl<T> fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An async client that owns its [`Verifier`], and the caches built from it. `Send + Sync`.
+pub struct AsyncClient<T> {
+    verifier: Verifier,
+    driver: AsyncDriver<T>,
+}
+
+impl<T: AsyncTransport> AsyncClient<T> {
+    /// A client for `verifier`, with caches following its policy.
+    pub fn new(
+        verifier: Verifier,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        let caches = verifier.new_caches();
+        Self::with_caches(verifier, caches, transport, clock)
+    }
+
+    /// A client over caches you made (for example with a DPoP replay cache).
+    pub fn with_caches(
+        verifier: Verifier,
+        caches: Caches,
+        transport: T,
+        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            verifier,
+            driver: AsyncDriver::new(caches, transport, clock),
+        }
+    }
+
+    /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock and
+    /// never awaits. A verifier with a deferred resolver needs
+    /// [`verify_resolving`](Self::verify_resolving).
+    ///
+    /// # Errors
+    /// The [`VerifyError`] to answer the client with.
+    pub async fn verify(
+        &self,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Claims, VerifyError> {
+        let flow = self.verifier.verify_access_token(token, ctx)?;
+        self.finish(flow).await
+    }
+
+    /// Verifies `token` with a verifier built with
+    /// [`deferred_domain_resolver`](auth0_api::config::VerifierConfig::deferred_domain_resolver):
+    /// `resolver` is awaited once, after the checks that need no network and before any
+    /// request, and its answer is checked as a synchronous resolver's would be. Other
+    /// verifiers behave as in [`verify`](Self::verify) and never call `resolver`.
+    ///
+    /// # Errors
+    /// The [`VerifyError`] to answer the client with; a resolver failure is its
+    /// [`source`](std::error::Error::source).
+    pub async fn verify_resolving<R: AsyncDomainResolver>(
+        &self,
+        token: &str,
+        ctx: &RequestContext<'_>,
+        resolver: &R,
+    ) -> Result<Claims, VerifyError> {
+        let flow = match self.verifier.start_verification(token, ctx)? {
+            Started::Ready(flow) => flow,
+            Started::NeedDomains(pending) => {
+                let answer = resolver.resolve(pending.input()).await;
+                pending.resolved(answer)?
+            }
+        };
+        self.finish(flow).await
+    }
+
+    /// Drives any flow over this client's caches and transport (a token exchange, say).
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        self.driver.drive(flow).await
+    }
+
+    async fn finish(&self, mut flow: VerifyAccessToken<'_>) -> Result<Claims, VerifyError> {
+        match self.driver.shared.warm(&mut flow) {
+            Some(result) => result,
+            None => self.driver.drive(&mut flow).await,
+        }
+    }
+}
+
+impl<T> AsyncClient<T> {
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The driver: the caches, the transport and the clock.
+    pub fn driver(&self) -> &AsyncDriver<T> {
+        &self.driver
+    }
+}
+
+impl<T> fmt::Debug for AsyncClient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncClient")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_hides_proxy_credentials() {
+        let options = ClientOptions {
+            proxy: Some("http://user:secret@proxy.example:3128/".into()),
+            ..ClientOptions::default()
+        };
+        let text = format!("{options:?}");
+        assert!(!text.contains("secret") && !text.contains("user"), "{text}");
+        assert!(
+            text.contains("http://[redacted]@proxy.example:3128/"),
+            "{text}"
+        );
+        assert_eq!(without_userinfo("https://p.example"), "https://p.example");
+    }
+}
