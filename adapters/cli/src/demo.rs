@@ -23,9 +23,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::transport::Transport;
-use auth0_api_driver::Driver;
+use auth0_api_driver::{Driver, system_clock};
 
-use crate::{Outcome, system_now};
+use crate::Outcome;
 
 fn local() -> DomainPolicy {
     DomainPolicy::STRICT.with_ip_literals(true)
@@ -121,8 +121,8 @@ pub(crate) fn run() -> Result<Outcome, String> {
         None,
     )?;
     let verifier = verifier(&tenant)?;
-    let driver = Driver::new(verifier.new_caches(), transport, system_now);
-    let now = system_now();
+    let driver = Driver::new(verifier.new_caches(), transport, system_clock);
+    let now = system_clock();
     let mint = |spec: &TokenSpec| tenant.mint_access_token(spec).map_err(|e| e.to_string());
 
     step(1, "verify a bearer access token (RS256)");

@@ -3,13 +3,14 @@
 //! Exit codes: 0 accepted, 1 rejected (a JSON error on stdout), 2 usage or configuration
 //! error (a message on stderr).
 
+#[cfg(feature = "demo")]
 mod demo;
 mod exchange;
 mod transport;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use auth0_api::UnixTime;
 use auth0_api::cache::Caches;
@@ -17,7 +18,7 @@ use auth0_api::config::{DpopMode, DpopOptions, VerifierConfig};
 use auth0_api::domain::DomainPolicy;
 use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::error::VerifyError;
-use auth0_api_driver::Driver;
+use auth0_api_driver::{Driver, system_clock};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -45,8 +46,10 @@ enum Command {
     /// Token Vault: an access token for a connection.
     ConnectionToken(exchange::ConnectionArgs),
     /// Run a local tenant over HTTPS on 127.0.0.1 until interrupted.
+    #[cfg(feature = "demo")]
     MockTenant,
     /// Walk through verification and the exchanges against a local tenant.
+    #[cfg(feature = "demo")]
     Demo,
 }
 
@@ -79,7 +82,9 @@ pub(crate) struct IoArgs {
 impl IoArgs {
     /// The instant to evaluate at.
     pub(crate) fn now(&self) -> UnixTime {
-        self.now.map(UnixTime::from_secs).unwrap_or_else(system_now)
+        self.now
+            .map(UnixTime::from_secs)
+            .unwrap_or_else(system_clock)
     }
 
     /// The transport: fixtures when any is given, the network otherwise.
@@ -116,14 +121,6 @@ fn load(specs: &[String]) -> Result<HashMap<String, Vec<u8>>, String> {
             Ok((url.to_owned(), body))
         })
         .collect()
-}
-
-fn system_now() -> UnixTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    UnixTime::from_secs(secs)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -186,6 +183,7 @@ pub(crate) enum Outcome {
     /// Exit 1 with this JSON.
     Rejected(Value),
     /// Exit 0; everything was already printed.
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
     Silent,
 }
 
@@ -196,7 +194,9 @@ fn main() -> ExitCode {
         Command::Exchange(args) => exchange::custom(&args),
         Command::Obo(args) => exchange::obo(&args),
         Command::ConnectionToken(args) => exchange::connection(&args),
+        #[cfg(feature = "demo")]
         Command::MockTenant => demo::mock_tenant(),
+        #[cfg(feature = "demo")]
         Command::Demo => demo::run(),
     };
     match result {
