@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use auth0_api_mock_tenant::{
-    Alg, ClientSpec, DEFAULT_AUDIENCE, MockTenant, RecordingProxy, TenantOptions, TokenSpec,
+    Alg, ClientSpec, DEFAULT_AUDIENCE, MockTenant, PROXY_VARIABLES, RecordingProxy, TenantOptions,
+    TokenSpec,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -14,16 +15,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_auth0-api");
 const DISCOVERY: &str = "/.well-known/openid-configuration";
 const JWKS: &str = "/.well-known/jwks.json";
 const TOKEN: &str = "/oauth/token";
-const PROXY_VARS: [&str; 8] = [
-    "ALL_PROXY",
-    "all_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
 
 struct Setup {
     tenant: MockTenant,
@@ -42,7 +33,7 @@ fn setup(options: TenantOptions) -> Setup {
 /// The CLI with every proxy variable unset, then `env` set.
 fn cli(env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
-    for var in PROXY_VARS {
+    for var in PROXY_VARIABLES {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());

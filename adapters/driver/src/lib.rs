@@ -53,8 +53,10 @@ mod waiters;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::pin::pin;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use auth0_api::cache::Caches;
 use auth0_api::claims::Claims;
@@ -91,7 +93,7 @@ pub trait AsyncTransport: Send + Sync {
 
 /// Chooses, per request, the domains whose tokens are accepted, with I/O of its own (the
 /// asynchronous counterpart of [`DomainResolver`](auth0_api::config::DomainResolver)); see
-/// [`AsyncClient::verify_resolving`]. Implement it with an `async fn`.
+/// [`Client::verify_resolving`]. Implement it with an `async fn`.
 pub trait AsyncDomainResolver: Send + Sync {
     /// The accepted domains for this request. `input.unverified_issuer` is NOT verified yet:
     /// use it only to choose among domains you trust.
@@ -182,7 +184,8 @@ struct Shared {
     caches: RwLock<Caches>,
     waiters: Waiters,
     clock: Clock,
-    /// How long a blocking waiter sleeps at most: the cache's `fetch_timeout`.
+    /// How long a waiter sleeps at most: the cache's `fetch_timeout`, after which the core
+    /// gives up on the in-flight mark and the waiter may fetch the resource itself.
     wait_limit: Duration,
 }
 
@@ -275,8 +278,10 @@ impl<F: Flow> Drop for Outstanding<'_, F> {
     }
 }
 
-/// Drives any flow (verification, token exchange) with blocking I/O over shared caches.
-/// `Send + Sync` when the transport is: share it between threads.
+/// Drives any flow (verification, token exchange) over shared caches: blocking with a
+/// [`Transport`] ([`drive`](Self::drive)), async with an [`AsyncTransport`]
+/// ([`drive_async`](Self::drive_async)). `Send + Sync` when the transport is: share it
+/// between threads or tasks.
 pub struct Driver<T> {
     shared: Shared,
     transport: T,
@@ -306,6 +311,53 @@ impl<T> Driver<T> {
     pub fn wakeups(&self) -> u64 {
         self.shared.waiters.wakeups()
     }
+
+    /// The one drive loop: each request is sent once through `send` and its outcome handed
+    /// back; a wait sleeps until the awaited key is fetched (or the cache's
+    /// `fetch_timeout` passed). Dropped while a request is out, it abandons the request.
+    async fn run<F, S, Fut>(&self, flow: &mut F, send: S) -> Result<F::Output, F::Error>
+    where
+        F: Flow,
+        S: Fn(HttpRequest) -> Fut,
+        Fut: Future<Output = HttpOutcome>,
+    {
+        loop {
+            match self.shared.poll(flow)? {
+                Next::Send(request, key) => {
+                    let outstanding = Outstanding::new(&self.shared, flow, key);
+                    let outcome = send(request).await;
+                    outstanding.answer(outcome);
+                }
+                Next::Wait(ticket) => {
+                    let deadline = Instant::now() + self.shared.wait_limit;
+                    self.shared.waiters.wait(ticket, deadline).await;
+                }
+                Next::Done(output) => return Ok(output),
+            }
+        }
+    }
+}
+
+impl<T: Transport> Driver<T> {
+    /// Drives `flow` to its end on this thread, blocking on each request and wait.
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        let send = |request| std::future::ready(self.transport.send(request));
+        block_on(self.run(flow, send), self.shared.wait_limit)
+    }
+}
+
+impl<T: AsyncTransport> Driver<T> {
+    /// Drives `flow` to its end. The lock is never held across an `.await`; dropping the
+    /// future while a request is out abandons the request (see the [crate docs](crate)).
+    ///
+    /// # Errors
+    /// The flow's error.
+    pub async fn drive_async<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
+        self.run(flow, |request| self.transport.send(request)).await
+    }
 }
 
 impl<T> fmt::Debug for Driver<T> {
@@ -314,96 +366,37 @@ impl<T> fmt::Debug for Driver<T> {
     }
 }
 
-impl<T: Transport> Driver<T> {
-    /// Drives `flow` to its end: each request is sent once and its outcome handed back;
-    /// a wait sleeps until the awaited key is fetched (or the cache's `fetch_timeout`).
-    ///
-    /// # Errors
-    /// The flow's error.
-    pub fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
-        loop {
-            match self.shared.poll(flow)? {
-                Next::Send(request, key) => {
-                    let outstanding = Outstanding::new(&self.shared, flow, key);
-                    let outcome = self.transport.send(request);
-                    outstanding.answer(outcome);
-                }
-                Next::Wait(ticket) => self
-                    .shared
-                    .waiters
-                    .wait_blocking(ticket, self.shared.wait_limit),
-                Next::Done(output) => return Ok(output),
-            }
-        }
-    }
-}
+/// Runs `future` on this thread, parking between polls (for at most `limit` at a time, so a
+/// wait's deadline is seen even without a wake-up).
+fn block_on<F: Future>(future: F, limit: Duration) -> F::Output {
+    struct Unpark(std::thread::Thread);
 
-/// Drives any flow with async I/O over shared caches. `Send + Sync`: share it between tasks
-/// (in an `Arc`). Its futures are `Send` and cancellation-safe.
-pub struct AsyncDriver<T> {
-    shared: Shared,
-    transport: T,
-}
-
-impl<T> AsyncDriver<T> {
-    /// A driver over `caches`, sending through `transport`, reading time from `clock`
-    /// ([`system_clock`], or a fixed instant for replays and tests).
-    pub fn new(
-        caches: Caches,
-        transport: T,
-        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            shared: Shared::new(caches, Box::new(clock)),
-            transport,
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
         }
     }
 
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.transport
-    }
-
-    /// How many waits for another flow's fetch have ended so far (see [`Driver::wakeups`]).
-    pub fn wakeups(&self) -> u64 {
-        self.shared.waiters.wakeups()
-    }
-}
-
-impl<T> fmt::Debug for AsyncDriver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncDriver").finish_non_exhaustive()
-    }
-}
-
-impl<T: AsyncTransport> AsyncDriver<T> {
-    /// Drives `flow` to its end. The lock is never held across an `.await`. Dropping the
-    /// future while a request is out abandons the request (see the [crate docs](crate)).
-    ///
-    /// # Errors
-    /// The flow's error.
-    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
-        loop {
-            match self.shared.poll(flow)? {
-                Next::Send(request, key) => {
-                    let outstanding = Outstanding::new(&self.shared, flow, key);
-                    let outcome = self.transport.send(request).await;
-                    outstanding.answer(outcome);
-                }
-                Next::Wait(ticket) => self.shared.waiters.wait(ticket).await,
-                Next::Done(output) => return Ok(output),
-            }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
         }
+        std::thread::park_timeout(limit);
     }
 }
 
-/// A blocking client that owns its [`Verifier`], and the caches built from it.
+/// A client that owns its [`Verifier`] and the caches built from it: blocking with a
+/// [`Transport`] ([`verify`](Self::verify)), async with an [`AsyncTransport`]
+/// ([`verify_async`](Self::verify_async)).
 pub struct Client<T> {
     verifier: Verifier,
     driver: Driver<T>,
 }
 
-impl<T: Transport> Client<T> {
+impl<T> Client<T> {
     /// A client for `verifier`, with caches following its policy.
     pub fn new(
         verifier: Verifier,
@@ -427,6 +420,19 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The driver: the caches, the transport and the clock. Drive any flow over them with
+    /// it (a token exchange, say).
+    pub fn driver(&self) -> &Driver<T> {
+        &self.driver
+    }
+}
+
+impl<T: Transport> Client<T> {
     /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock.
     ///
     /// # Errors
@@ -438,73 +444,16 @@ impl<T: Transport> Client<T> {
             None => self.driver.drive(&mut flow),
         }
     }
-
-    /// Drives any flow over this client's caches and transport (a token exchange, say).
-    ///
-    /// # Errors
-    /// The flow's error.
-    pub fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
-        self.driver.drive(flow)
-    }
 }
 
-impl<T> Client<T> {
-    /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
-
-    /// The driver: the caches, the transport and the clock.
-    pub fn driver(&self) -> &Driver<T> {
-        &self.driver
-    }
-}
-
-impl<T> fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("verifier", &self.verifier)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An async client that owns its [`Verifier`], and the caches built from it. `Send + Sync`.
-pub struct AsyncClient<T> {
-    verifier: Verifier,
-    driver: AsyncDriver<T>,
-}
-
-impl<T: AsyncTransport> AsyncClient<T> {
-    /// A client for `verifier`, with caches following its policy.
-    pub fn new(
-        verifier: Verifier,
-        transport: T,
-        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
-    ) -> Self {
-        let caches = verifier.new_caches();
-        Self::with_caches(verifier, caches, transport, clock)
-    }
-
-    /// A client over caches you made (for example with a DPoP replay cache).
-    pub fn with_caches(
-        verifier: Verifier,
-        caches: Caches,
-        transport: T,
-        clock: impl Fn() -> UnixTime + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            verifier,
-            driver: AsyncDriver::new(caches, transport, clock),
-        }
-    }
-
+impl<T: AsyncTransport> Client<T> {
     /// Verifies `token` (SPEC section 2). A warm verification takes only a read lock and
     /// never awaits. A verifier with a deferred resolver needs
     /// [`verify_resolving`](Self::verify_resolving).
     ///
     /// # Errors
     /// The [`VerifyError`] to answer the client with.
-    pub async fn verify(
+    pub async fn verify_async(
         &self,
         token: &str,
         ctx: &RequestContext<'_>,
@@ -517,7 +466,7 @@ impl<T: AsyncTransport> AsyncClient<T> {
     /// [`deferred_domain_resolver`](auth0_api::config::VerifierConfig::deferred_domain_resolver):
     /// `resolver` is awaited once, after the checks that need no network and before any
     /// request, and its answer is checked as a synchronous resolver's would be. Other
-    /// verifiers behave as in [`verify`](Self::verify) and never call `resolver`.
+    /// verifiers behave as in [`verify_async`](Self::verify_async) and never call `resolver`.
     ///
     /// # Errors
     /// The [`VerifyError`] to answer the client with; a resolver failure is its
@@ -538,37 +487,17 @@ impl<T: AsyncTransport> AsyncClient<T> {
         self.finish(flow).await
     }
 
-    /// Drives any flow over this client's caches and transport (a token exchange, say).
-    ///
-    /// # Errors
-    /// The flow's error.
-    pub async fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
-        self.driver.drive(flow).await
-    }
-
     async fn finish(&self, mut flow: VerifyAccessToken<'_>) -> Result<Claims, VerifyError> {
         match self.driver.shared.warm(&mut flow) {
             Some(result) => result,
-            None => self.driver.drive(&mut flow).await,
+            None => self.driver.drive_async(&mut flow).await,
         }
     }
 }
 
-impl<T> AsyncClient<T> {
-    /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
-
-    /// The driver: the caches, the transport and the clock.
-    pub fn driver(&self) -> &AsyncDriver<T> {
-        &self.driver
-    }
-}
-
-impl<T> fmt::Debug for AsyncClient<T> {
+impl<T> fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncClient")
+        f.debug_struct("Client")
             .field("verifier", &self.verifier)
             .finish_non_exhaustive()
     }

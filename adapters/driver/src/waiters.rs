@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use auth0_api::FetchKey;
 
@@ -24,9 +24,7 @@ struct Slot {
     generation: u64,
     /// Tickets not yet spent; the slot is dropped when none is left.
     tickets: usize,
-    /// Blocking waiters sleep on this (with the registry's mutex).
-    cond: Arc<Condvar>,
-    /// Async waiters, by ticket id.
+    /// The waiters' wakers, by ticket id.
     wakers: Vec<(u64, Waker)>,
 }
 
@@ -72,7 +70,6 @@ impl Waiters {
                 return;
             };
             slot.generation = slot.generation.wrapping_add(1);
-            slot.cond.notify_all();
             std::mem::take(&mut slot.wakers)
         };
         for (_, waker) in wakers {
@@ -80,35 +77,14 @@ impl Waiters {
         }
     }
 
-    /// Sleeps until `ticket`'s key completes, or `limit` passes (the core gives up on an
-    /// in-flight mark after the cache's `fetch_timeout`, so the caller polls again then).
-    pub(crate) fn wait_blocking(&self, ticket: Ticket, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        let mut slots = self.slots();
-        while let Some(slot) = slots.get(&ticket.key) {
-            if slot.generation != ticket.generation {
-                break;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            let cond = Arc::clone(&slot.cond);
-            slots = cond
-                .wait_timeout(slots, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        Self::spend(&mut slots, &ticket);
-        drop(slots);
-        self.wakeups.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A future ready once `ticket`'s key completes.
-    pub(crate) fn wait(&self, ticket: Ticket) -> Wait<'_> {
+    /// A future ready once `ticket`'s key completes, or when polled at or after `deadline`
+    /// (the core gives up on an in-flight mark after the cache's `fetch_timeout`, and the
+    /// waiter may then fetch the resource itself).
+    pub(crate) fn wait(&self, ticket: Ticket, deadline: Instant) -> Wait<'_> {
         Wait {
             waiters: self,
             ticket: Some(ticket),
+            deadline,
         }
     }
 
@@ -132,6 +108,7 @@ impl Waiters {
 pub(crate) struct Wait<'w> {
     waiters: &'w Waiters,
     ticket: Option<Ticket>,
+    deadline: Instant,
 }
 
 impl Future for Wait<'_> {
@@ -145,7 +122,8 @@ impl Future for Wait<'_> {
         let mut slots = waiters.slots();
         let done = slots
             .get(&ticket.key)
-            .is_none_or(|slot| slot.generation != ticket.generation);
+            .is_none_or(|slot| slot.generation != ticket.generation)
+            || Instant::now() >= self.deadline;
         if !done {
             if let Some(slot) = slots.get_mut(&ticket.key) {
                 match slot.wakers.iter_mut().find(|(id, _)| *id == ticket.id) {
@@ -175,8 +153,10 @@ impl Drop for Wait<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::task::Wake;
+    use std::time::Duration;
 
     struct Counting(AtomicUsize);
 
@@ -190,6 +170,10 @@ mod tests {
         FetchKey::Jwks(format!("https://{name}.example/jwks"))
     }
 
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
     /// A waiter for key A is not woken by the completion of key B, and is woken once by A's.
     #[test]
     fn only_the_awaited_key_wakes() {
@@ -197,7 +181,7 @@ mod tests {
         let counter = Arc::new(Counting(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&counter));
         let mut cx = Context::from_waker(&waker);
-        let mut wait = Box::pin(waiters.wait(waiters.ticket(key("a"))));
+        let mut wait = Box::pin(waiters.wait(waiters.ticket(key("a")), later()));
         assert!(wait.as_mut().poll(&mut cx).is_pending());
         waiters.complete(&key("b"));
         waiters.complete(&FetchKey::Discovery("https://a.example/".into()));
@@ -219,7 +203,7 @@ mod tests {
         let waiters = Waiters::default();
         let ticket = waiters.ticket(key("a"));
         waiters.complete(&key("a"));
-        let mut wait = Box::pin(waiters.wait(ticket));
+        let mut wait = Box::pin(waiters.wait(ticket, later()));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(wait.as_mut().poll(&mut cx).is_ready());
     }
@@ -229,7 +213,7 @@ mod tests {
     fn dropped_waits_and_idle_keys_leave_nothing_behind() {
         let waiters = Waiters::default();
         let mut cx = Context::from_waker(Waker::noop());
-        let mut wait = Box::pin(waiters.wait(waiters.ticket(key("a"))));
+        let mut wait = Box::pin(waiters.wait(waiters.ticket(key("a")), later()));
         assert!(wait.as_mut().poll(&mut cx).is_pending());
         drop(wait);
         waiters.complete(&key("z"));
@@ -237,22 +221,14 @@ mod tests {
         assert_eq!(waiters.wakeups(), 0);
     }
 
-    /// A blocking waiter sleeps through other keys' completions and wakes on its own.
+    /// Past its deadline a wait ends without a wake-up, so the flow polls again (and the
+    /// core, past `fetch_timeout`, lets it fetch).
     #[test]
-    fn blocking_waiters_wake_on_their_key_only() {
-        let waiters = Arc::new(Waiters::default());
-        let ticket = waiters.ticket(key("a"));
-        let sleeper = {
-            let waiters = Arc::clone(&waiters);
-            std::thread::spawn(move || waiters.wait_blocking(ticket, Duration::from_secs(60)))
-        };
-        for _ in 0..20 {
-            waiters.complete(&key("b"));
-            std::thread::yield_now();
-        }
-        assert_eq!(waiters.wakeups(), 0, "woken by another key");
-        waiters.complete(&key("a"));
-        sleeper.join().unwrap();
-        assert_eq!(waiters.wakeups(), 1);
+    fn a_wait_ends_at_its_deadline() {
+        let waiters = Waiters::default();
+        let mut wait = Box::pin(waiters.wait(waiters.ticket(key("a")), Instant::now()));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        assert!(waiters.slots().is_empty());
     }
 }

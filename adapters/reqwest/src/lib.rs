@@ -13,7 +13,7 @@
 //!     .build()?;
 //! let client = auth0_api_reqwest::client(verifier, ClientOptions::default())?;
 //! # let token = "";
-//! match client.verify(token, &RequestContext::default()).await {
+//! match client.verify_async(token, &RequestContext::default()).await {
 //!     Ok(claims) => println!("hello {:?}", claims.sub()),
 //!     Err(e) => println!("{} {:?}", e.status(), e.www_authenticate()),
 //! }
@@ -36,11 +36,12 @@ use auth0_api::http::{
 };
 pub use auth0_api_driver::{AsyncDomainResolver, AsyncTransport, ClientOptions, system_clock};
 
-/// An async client on reqwest: see [`client`].
-pub type Client = auth0_api_driver::AsyncClient<ReqwestTransport>;
+/// An async client on reqwest (its methods: `verify_async`, `verify_resolving`, and
+/// `driver().drive_async` for any flow): see [`client`].
+pub type Client = auth0_api_driver::Client<ReqwestTransport>;
 
 /// An async driver on reqwest, for flows without a verifier (token exchanges).
-pub type Driver = auth0_api_driver::AsyncDriver<ReqwestTransport>;
+pub type Driver = auth0_api_driver::Driver<ReqwestTransport>;
 
 /// A ready client for `verifier`, with a transport built from `options` and caches
 /// following the verifier's policy.

@@ -35,7 +35,8 @@ use auth0_api::http::{
 pub use auth0_api_driver::{ClientOptions, Transport, system_clock};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
-/// A blocking client on ureq: see [`client`].
+/// A blocking client on ureq (its methods: `verify`, and `driver().drive` for any flow): see
+/// [`client`].
 pub type Client = auth0_api_driver::Client<UreqTransport>;
 
 /// A blocking driver on ureq, for flows without a verifier (token exchanges).

@@ -65,14 +65,14 @@ impl Adapter {
     fn verify(&self, token: &str, ctx: &RequestContext<'_>) -> Result<Claims, VerifyError> {
         match self {
             Adapter::Ureq(c) => c.verify(token, ctx),
-            Adapter::Reqwest(c, rt) => rt.block_on(c.verify(token, ctx)),
+            Adapter::Reqwest(c, rt) => rt.block_on(c.verify_async(token, ctx)),
         }
     }
 
     fn drive<F: Flow>(&self, flow: &mut F) -> Result<F::Output, F::Error> {
         match self {
-            Adapter::Ureq(c) => c.drive(flow),
-            Adapter::Reqwest(c, rt) => rt.block_on(c.drive(flow)),
+            Adapter::Ureq(c) => c.driver().drive(flow),
+            Adapter::Reqwest(c, rt) => rt.block_on(c.driver().drive_async(flow)),
         }
     }
 
@@ -100,7 +100,9 @@ impl Adapter {
                             let Adapter::Reqwest(c, _) = &*a else {
                                 unreachable!()
                             };
-                            c.verify(&t, &RequestContext::default()).await.map(|_| ())
+                            c.verify_async(&t, &RequestContext::default())
+                                .await
+                                .map(|_| ())
                         })
                     })
                     .collect();
@@ -499,7 +501,7 @@ fn reqwest_awaits_a_deferred_domain_resolver() {
     assert_eq!((t.request_count(DISCOVERY), t.request_count(JWKS)), (1, 1));
 
     // The one-step entry point cannot await a resolver: a driver bug, named as such.
-    let misuse = rt.block_on(c.verify(&token, &ctx)).unwrap_err();
+    let misuse = rt.block_on(c.verify_async(&token, &ctx)).unwrap_err();
     assert_eq!(misuse.reason(), &Reason::Misuse);
 }
 
@@ -519,7 +521,7 @@ fn a_cancelled_async_verification_does_not_stall_the_next() {
     t.stall(DISCOVERY, Duration::from_secs(5));
     let ctx = RequestContext::default();
     let cancelled = rt.block_on(async {
-        tokio::time::timeout(Duration::from_millis(300), c.verify(&tok, &ctx)).await
+        tokio::time::timeout(Duration::from_millis(300), c.verify_async(&tok, &ctx)).await
     });
     assert!(
         cancelled.is_err(),
@@ -527,7 +529,7 @@ fn a_cancelled_async_verification_does_not_stall_the_next() {
     );
     t.reset_faults();
     let second = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(20), c.verify(&tok, &ctx)).await
+        tokio::time::timeout(Duration::from_secs(20), c.verify_async(&tok, &ctx)).await
     });
     let claims = second.expect("the second verification waited on the abandoned fetch");
     assert_eq!(claims.unwrap().sub().unwrap(), Some("user"));
@@ -625,15 +627,19 @@ fn a_waiter_wakes_for_its_own_key_only() {
     rt.block_on(async {
         let spawn = |tok: Arc<String>| {
             let c = c.clone();
-            tokio::spawn(
-                async move { c.verify(&tok, &RequestContext::default()).await.map(|_| ()) },
-            )
+            tokio::spawn(async move {
+                c.verify_async(&tok, &RequestContext::default())
+                    .await
+                    .map(|_| ())
+            })
         };
         let fetching = spawn(tok_a.clone());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let waiting = spawn(tok_a.clone());
         tokio::time::sleep(Duration::from_millis(200)).await;
-        c.verify(&tok_b, &RequestContext::default()).await.unwrap();
+        c.verify_async(&tok_b, &RequestContext::default())
+            .await
+            .unwrap();
         assert_eq!(b.request_count(JWKS), 1);
         assert_eq!(c.driver().wakeups(), 0, "woken by tenant B's fetches");
         fetching.await.unwrap().unwrap();

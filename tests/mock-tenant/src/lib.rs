@@ -49,7 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 pub use jose::Alg;
-pub use proxy::RecordingProxy;
+pub use proxy::{PROXY_VARIABLES, RecordingProxy};
 pub use token::TokenSpec;
 
 use jose::{PrivateKey, PublicKey};

@@ -13,6 +13,21 @@ use std::time::Duration;
 
 use crate::Error;
 
+/// Every environment variable an HTTP client may read for a proxy (ureq and reqwest read
+/// these), the exclusion lists, and the CGI marker that makes reqwest skip `HTTP_PROXY`: a
+/// test clears them all before setting the one it checks.
+pub const PROXY_VARIABLES: [&str; 9] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
 /// The longest request head the proxy reads before giving up on a connection.
 const MAX_HEAD: usize = 8 * 1024;
 
