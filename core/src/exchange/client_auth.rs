@@ -299,7 +299,7 @@ mod tests {
     use crate::jose::compact::{CompactJws, Limits};
     use crate::jose::jwk::Jwk;
     use crate::jose::sign::{Es256Signer, SignError};
-    use crate::jose::verify::RUST_CRYPTO;
+    use crate::jose::provider::RUST_CRYPTO;
 
     const A3_JWK: &str = r#"{"kty":"EC","crv":"P-256",
         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

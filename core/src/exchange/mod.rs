@@ -41,7 +41,7 @@ use crate::jose::JoseError;
 use crate::jose::compact::{CompactJws, Limits};
 use crate::jose::jwk::KeySetLimits;
 use crate::jose::sign::Signer;
-use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
+use crate::jose::provider::{CryptoProvider, RUST_CRYPTO};
 use crate::time::UnixTime;
 
 /// `grant_type` of RFC 8693 token exchange.

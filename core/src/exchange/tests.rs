@@ -361,7 +361,7 @@ fn client_authentication_methods() {
     }
     let set = JwkSet::parse(
         format!(r#"{{"keys":[{public}]}}"#).as_bytes(),
-        &crate::jose::verify::RUST_CRYPTO,
+        &crate::jose::provider::RUST_CRYPTO,
     )
     .unwrap();
     let mut jtis = Vec::new();

@@ -27,12 +27,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cache::replay::{ReplayCache, ReplayKey};
+use crate::cache::replay::{ReplayCache, ReplayError, ReplayKey};
 use crate::config::DpopMode;
 use crate::jose::compact::{CompactJws, Limits};
 use crate::jose::json::{JsonError, ObjectIndex};
 use crate::jose::jwk::Jwk;
-use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
+use crate::jose::provider::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::{Algorithm, JoseError, KeyType};
 use crate::percent;
 use crate::time::{NumericDate, NumericDateError, UnixTime};
@@ -355,6 +355,16 @@ impl fmt::Display for DpopError {
             DpopError::ReplayQuotaExceeded => {
                 f.write_str("dpop proof key has too many recent proofs")
             }
+        }
+    }
+}
+
+impl From<ReplayError> for DpopError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::Replayed => DpopError::Replayed,
+            ReplayError::Full => DpopError::ReplayCacheFull,
+            ReplayError::QuotaExceeded => DpopError::ReplayQuotaExceeded,
         }
     }
 }
@@ -798,7 +808,8 @@ pub fn verify_proof(
 
     // 5. Replay (section 11.1).
     if let Some(cache) = replay {
-        cache.check_and_insert(ReplayKey::new(&thumbprint, jti), input.now)?;
+        cache.check_and_insert(ReplayKey::new(&thumbprint, jti), input.now)
+            .map_err(DpopError::from)?;
     }
     Ok(VerifiedProof {
         jti: String::from(jti),
