@@ -326,7 +326,12 @@ mod tests {
             ("first use", 1000, "a", Ok(())),
             ("second use at once", 1000, "a", Err(ReplayError::Replayed)),
             ("other jti", 1001, "b", Ok(())),
-            ("replay within window", 1200, "a", Err(ReplayError::Replayed)),
+            (
+                "replay within window",
+                1200,
+                "a",
+                Err(ReplayError::Replayed),
+            ),
             (
                 "replay on the last second",
                 1330,

@@ -298,8 +298,8 @@ mod tests {
     use crate::jose::Algorithm;
     use crate::jose::compact::{CompactJws, Limits};
     use crate::jose::jwk::Jwk;
-    use crate::jose::sign::{Es256Signer, SignError};
     use crate::jose::provider::RUST_CRYPTO;
+    use crate::jose::sign::{Es256Signer, SignError};
 
     const A3_JWK: &str = r#"{"kty":"EC","crv":"P-256",
         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

@@ -40,8 +40,8 @@ use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::JoseError;
 use crate::jose::compact::{CompactJws, Limits};
 use crate::jose::jwk::KeySetLimits;
-use crate::jose::sign::Signer;
 use crate::jose::provider::{CryptoProvider, RUST_CRYPTO};
+use crate::jose::sign::Signer;
 use crate::time::UnixTime;
 
 /// `grant_type` of RFC 8693 token exchange.
