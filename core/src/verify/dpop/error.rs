@@ -89,7 +89,7 @@ pub enum DpopError {
     InvalidSignature,
 
     // --- verify_proof: the proof claims ---
-    /// `jti` is missing, not a string, empty or longer than [`MAX_JTI_LEN`].
+    /// `jti` is missing, not a string, empty or longer than [`MAX_JTI_LEN`](super::MAX_JTI_LEN).
     InvalidJti,
     /// `iat` is missing or not a number.
     InvalidIat,

@@ -88,6 +88,8 @@ pub enum Binding<'a> {
     /// Accept the token as a bearer token: no proof is checked.
     Bearer,
     /// Verify the DPoP proof with [`verify_proof`]; its key must have thumbprint `jkt`.
+    ///
+    /// [`verify_proof`]: super::verify_proof
     Proof {
         /// The token's `cnf.jkt`.
         jkt: &'a str,
@@ -132,6 +134,8 @@ pub fn cnf_jkt(cnf: Option<&Value>) -> Result<Option<&str>, DpopError> {
 /// # Errors
 /// The errors in the table, [`DpopError::InvalidBinding`] for a malformed `cnf`, and
 /// [`DpopError::SchemeNotAllowed`] for a scheme [`check_scheme`] would have refused.
+///
+/// [`verify_proof`]: super::verify_proof
 pub fn check_binding<'c>(
     mode: DpopMode,
     scheme: Scheme,
