@@ -6,11 +6,11 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use crate::cache::{CachePolicy, Caches};
+use crate::cache::{CachePolicy, Caches, PolicyError};
 use crate::domain::{DomainPolicy, Issuer};
 use crate::jose::compact::Limits;
 use crate::jose::jwk::KeySetLimits;
-use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
+use crate::jose::provider::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::{Algorithm, JoseError};
 
 /// How DPoP-bound tokens (RFC 9449) are treated. Defaults to [`DpopMode::Allowed`].
@@ -103,6 +103,14 @@ impl fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+impl From<PolicyError> for ConfigError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Zero(option) => ConfigError::Zero(option),
+        }
+    }
+}
 
 /// What a [`DomainResolver`] is told about the request it resolves for.
 #[derive(Clone, Copy, Debug)]
@@ -370,7 +378,7 @@ impl VerifierConfig {
         };
         let bits = &self.key_limits.rsa_modulus_bits;
         if *bits.start() < 2048
-            || *bits.end() > crate::jose::jwk::MAX_RSA_MODULUS_BITS
+            || *bits.end() > crate::jose::key::MAX_RSA_MODULUS_BITS
             || bits.is_empty()
         {
             return Err(ConfigError::Invalid {

@@ -46,6 +46,14 @@
 //!   size and nesting, and fails with a typed error that never echoes token contents.
 //! - `none` and `HS*` cannot be represented as algorithms.
 //!
+//! # Layout
+//! Modules depend on each other in one direction, leaves first: [`time`], [`http`],
+//! [`domain`] and [`extract`]; [`jose`] (with its JSON reader, [`jose::json`]); then
+//! [`claims`], [`discovery`] and [`cache`]; then [`flow`] and [`config`]; and last the flows,
+//! [`verify`] and [`exchange`]. A lower module never names a higher one: the replay cache
+//! reports its own [`cache::ReplayError`] and [`cache::CachePolicy::check`] its own
+//! [`cache::PolicyError`], which the higher modules map to theirs.
+//!
 //! # Features
 //! - `std` (default): `std::error::Error` interop through `core::error::Error`.
 //! - `http` (default): conversions to and from the `http` crate's types.

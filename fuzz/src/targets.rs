@@ -20,12 +20,14 @@ use auth0_api::claims::{ClaimRules, Claims};
 use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::discovery::{check_https_url, parse_discovery};
 use auth0_api::domain::Issuer;
-use auth0_api::time::{NumericDate, NumericDateError};
-use auth0_api::exchange::{ACCESS_TOKEN_TYPE, CONNECTION_TOKEN_TYPE};
-use auth0_api::exchange::error::{ExchangeError, RetryAfter};
+use auth0_api::exchange::error::{
+    ExchangeError, InputError, ResponseError, RetryAfter, ServerError,
+};
 use auth0_api::exchange::response::{
     IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
 };
+use auth0_api::exchange::{ACCESS_TOKEN_TYPE, CONNECTION_TOKEN_TYPE};
+use auth0_api::extract::AuthScheme;
 use auth0_api::extract::{
     ExtractError, MAX_FORM_BODY, MAX_TOKEN_LEN, TokenLocation, extract_token,
     extract_token_from_request,
@@ -40,7 +42,7 @@ use auth0_api::jose::header::Header;
 use auth0_api::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
 use auth0_api::jose::jwk::{JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
-use auth0_api::extract::AuthScheme;
+use auth0_api::time::{NumericDate, NumericDateError};
 use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode, MAX_DESCRIPTION_CHARS};
 use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::dpop::{
@@ -141,7 +143,12 @@ pub fn jwk_set(data: &[u8]) {
         }
     }
     let mut kids: Vec<Option<String>> = std::vec![None];
-    kids.extend(set.keys().iter().filter_map(|k| k.kid()).map(|k| Some(String::from(k))));
+    kids.extend(
+        set.keys()
+            .iter()
+            .filter_map(|k| k.kid())
+            .map(|k| Some(String::from(k))),
+    );
     for kid in kids.iter().take(4) {
         for alg in Algorithm::ALL {
             let header = Header {
@@ -204,7 +211,12 @@ pub fn claims(data: &[u8]) {
         assert!(claims.iat().unwrap().is_some());
         assert!(!matches!(claims.get("sub"), None | Some(Value::Null)));
     }
-    let _ = (claims.sub(), claims.scope(), claims.scopes(), claims.cnf_jkt());
+    let _ = (
+        claims.sub(),
+        claims.scope(),
+        claims.scopes(),
+        claims.cnf_jkt(),
+    );
     // Nothing given is lost: the text is kept as received, and every member is found with the
     // value a tree parse of the same text holds.
     assert_eq!(claims.json().as_bytes(), data);
@@ -226,9 +238,18 @@ pub fn claims(data: &[u8]) {
 pub fn challenge(data: &[u8]) {
     let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
     let text = String::from_utf8_lossy(rest);
-    let mode = [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled][usize::from(selector % 3)];
-    let on = if selector & 4 != 0 { AuthScheme::DPoP } else { AuthScheme::Bearer };
-    let codes = [ErrorCode::InvalidRequest, ErrorCode::InvalidToken, ErrorCode::InvalidDpopProof];
+    let mode =
+        [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled][usize::from(selector % 3)];
+    let on = if selector & 4 != 0 {
+        AuthScheme::DPoP
+    } else {
+        AuthScheme::Bearer
+    };
+    let codes = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidToken,
+        ErrorCode::InvalidDpopProof,
+    ];
     let code = codes[usize::from((selector >> 3) % 3)];
     let mut builder = ChallengeBuilder::new(mode);
     if selector & 32 == 0 {
@@ -242,10 +263,18 @@ pub fn challenge(data: &[u8]) {
     assert!(!values.is_empty() && values.len() <= 2);
     for value in &values {
         // A header value: visible ASCII and spaces only (no CR, LF, NUL or obs-text).
-        assert!(value.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{value:?}");
+        assert!(
+            value.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+            "{value:?}"
+        );
         let (scheme, params) = parse_challenge(value).unwrap_or_else(|| panic!("{value:?}"));
         assert!(scheme == "Bearer" || scheme == "DPoP");
-        let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         if let Some(description) = get("error_description") {
             assert_eq!(description, sanitise(&text, MAX_DESCRIPTION_CHARS));
         }
@@ -317,9 +346,7 @@ fn parse_challenge(value: &str) -> Option<(String, Vec<(String, String)>)> {
                         }
                         v.push(c);
                     }
-                    c if c == '\t' || c == ' ' || c == '!' || ('#'..='~').contains(&c) => {
-                        v.push(c)
-                    }
+                    c if c == '\t' || c == ' ' || c == '!' || ('#'..='~').contains(&c) => v.push(c),
                     _ => return None,
                 }
             }
@@ -347,7 +374,11 @@ pub fn htu(data: &[u8]) {
         return;
     };
     if let Ok(normal) = normalize_htu(url) {
-        assert_eq!(normalize_htu(&normal).as_deref(), Ok(normal.as_str()), "{url:?}");
+        assert_eq!(
+            normalize_htu(&normal).as_deref(),
+            Ok(normal.as_str()),
+            "{url:?}"
+        );
     }
 }
 
@@ -373,8 +404,14 @@ pub fn numeric_date(data: &[u8]) {
         Ok(date) => {
             let secs = date.floor().as_secs() as f64;
             // The float may round up to the next whole second, never further.
-            assert!(value >= secs * (1.0 - 1e-15) - 1e-300, "{text:?}: {value} < {secs}");
-            assert!(value <= (secs + 1.0) * (1.0 + 1e-15), "{text:?}: {value} > {secs} + 1");
+            assert!(
+                value >= secs * (1.0 - 1e-15) - 1e-300,
+                "{text:?}: {value} < {secs}"
+            );
+            assert!(
+                value <= (secs + 1.0) * (1.0 + 1e-15),
+                "{text:?}: {value} > {secs} + 1"
+            );
             if !date.has_fraction() && secs < 9.0e15 {
                 assert_eq!(value, secs, "{text:?}");
             }
@@ -393,8 +430,16 @@ pub fn domain(data: &[u8]) {
         return;
     };
     if let Ok(issuer) = Issuer::from_domain(input) {
-        assert_eq!(Issuer::from_domain(issuer.as_str()).as_ref(), Ok(&issuer), "{input:?}");
-        assert_eq!(Issuer::parse_exact(issuer.as_str()).as_ref(), Ok(&issuer), "{input:?}");
+        assert_eq!(
+            Issuer::from_domain(issuer.as_str()).as_ref(),
+            Ok(&issuer),
+            "{input:?}"
+        );
+        assert_eq!(
+            Issuer::parse_exact(issuer.as_str()).as_ref(),
+            Ok(&issuer),
+            "{input:?}"
+        );
         assert!(issuer.as_str().starts_with("https://") && issuer.as_str().ends_with('/'));
         assert!(issuer.discovery_url().starts_with(issuer.as_str()));
     }
@@ -659,7 +704,11 @@ impl FlowInput {
             ClaimChoice::Other(v) => drop(claims.insert(name.into(), v.to_value())),
         };
         put("iss", &self.iss, json!(ISS));
-        put("aud", &self.aud, json!([AUD, "https://tenant.example/userinfo"]));
+        put(
+            "aud",
+            &self.aud,
+            json!([AUD, "https://tenant.example/userinfo"]),
+        );
         claims.insert("sub".into(), json!("auth0|user"));
         let mut date = |name: &str, choice: &DateChoice, good: u64| match choice {
             DateChoice::Good => drop(claims.insert(name.into(), json!(good))),
@@ -1787,18 +1836,20 @@ fn check_token_response(
             );
             check_token_types(token);
         }
-        Err(ExchangeError::BodyTooLarge) => assert!(body.len() > MAX_RESPONSE_BODY),
-        Err(ExchangeError::Redirect { status: s }) => {
+        Err(ExchangeError::Response(ResponseError::BodyTooLarge)) => {
+            assert!(body.len() > MAX_RESPONSE_BODY)
+        }
+        Err(ExchangeError::Response(ResponseError::Redirect { status: s })) => {
             assert_eq!(*s, status);
             assert!((300..400).contains(&status));
         }
-        Err(ExchangeError::Server {
+        Err(ExchangeError::Server(ServerError {
             status: s,
             error,
             error_description,
             error_uri,
             retry_after,
-        }) => {
+        })) => {
             assert_eq!(*s, status);
             assert!(!(200..400).contains(&status), "server error from {status}");
             // RFC 6749 section 5.2: the error code is the body's `error`, verbatim.
@@ -1839,7 +1890,7 @@ fn check_token_response(
                 assert_eq!(retry_after, &None);
             }
         }
-        Err(ExchangeError::InvalidContentType) => {
+        Err(ExchangeError::Response(ResponseError::InvalidContentType)) => {
             assert!((200..300).contains(&status));
             assert!(!json_type, "{media:?} refused");
         }
@@ -1856,17 +1907,17 @@ fn check_token_response(
                 .and_then(Value::as_u64)
                 .is_some_and(|s| now.checked_add(Duration::from_secs(s)).is_none());
             match error {
-                ExchangeError::InvalidJson(_) => {}
-                ExchangeError::MissingField { field } => {
+                ExchangeError::Response(ResponseError::InvalidJson(_)) => {}
+                ExchangeError::Response(ResponseError::MissingField { field }) => {
                     assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
                     assert!(member(field).is_none());
                 }
-                ExchangeError::InvalidResponse { field } => {
+                ExchangeError::Response(ResponseError::InvalidField { field }) => {
                     assert_eq!(first_bad.map(|i| TOKEN_RESPONSE_MEMBERS[i]), Some(*field));
                     assert!(member(field).is_some());
                 }
                 // Checked right after expires_in.
-                ExchangeError::TimeOverflow => {
+                ExchangeError::Input(InputError::TimeOverflow) => {
                     assert!(overflow && first_bad.is_none_or(|i| i > 1), "{first_bad:?}");
                 }
                 other => panic!("unexpected {other:?}"),
@@ -1885,7 +1936,8 @@ fn check_token_response(
         assert_eq!(
             error.status(),
             match error {
-                ExchangeError::Server { .. } | ExchangeError::Redirect { .. } => Some(status),
+                ExchangeError::Server(_)
+                | ExchangeError::Response(ResponseError::Redirect { .. }) => Some(status),
                 _ => None,
             }
         );
@@ -1925,7 +1977,7 @@ fn check_token_types(token: &TokenResponse) {
         };
         match token.check_types(requested) {
             Ok(()) => assert_eq!(expected, None, "{requested:?}"),
-            Err(ExchangeError::UnexpectedTokenType { field }) => {
+            Err(ExchangeError::Response(ResponseError::UnexpectedTokenType { field })) => {
                 assert_eq!(Some(field), expected, "{requested:?}");
             }
             Err(e) => panic!("check_types gave {e:?}"),
@@ -1988,15 +2040,17 @@ pub fn token_response(data: &[u8]) {
     let too_large = body.len() > MAX_RESPONSE_BODY;
     let html = HttpResponse::new(200, "text/html", body.to_vec());
     match parse_token_response(&html, now) {
-        Err(ExchangeError::InvalidContentType) => assert!(!too_large),
-        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        Err(ExchangeError::Response(ResponseError::InvalidContentType)) => assert!(!too_large),
+        Err(ExchangeError::Response(ResponseError::BodyTooLarge)) => assert!(too_large),
         other => panic!("html answer gave {other:?}"),
     }
     let mut redirect = json;
     redirect.status = 302;
     match parse_token_response(&redirect, now) {
-        Err(ExchangeError::Redirect { status: 302 }) => assert!(!too_large),
-        Err(ExchangeError::BodyTooLarge) => assert!(too_large),
+        Err(ExchangeError::Response(ResponseError::Redirect { status: 302 })) => {
+            assert!(!too_large)
+        }
+        Err(ExchangeError::Response(ResponseError::BodyTooLarge)) => assert!(too_large),
         other => panic!("redirect gave {other:?}"),
     }
 }

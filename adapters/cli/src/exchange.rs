@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use auth0_api::cache::{CachePolicy, Caches};
 use auth0_api::domain::DomainPolicy;
-use auth0_api::exchange::error::ExchangeError;
+use auth0_api::exchange::error::{ExchangeError, ServerError};
 use auth0_api::exchange::params::ExtraParameters;
 use auth0_api::exchange::{
     AccessTokenSet, ConnectionAccessToken, ConnectionSubject, ConnectionTokenRequest,
@@ -188,13 +188,13 @@ fn run<T: auth0_api::exchange::ExchangeOutput>(
 /// The JSON of a failed exchange: the server's OAuth error verbatim when there is one.
 pub(crate) fn exchange_error(e: &ExchangeError) -> Value {
     let mut error = json!({"message": e.to_string()});
-    if let ExchangeError::Server {
+    if let ExchangeError::Server(ServerError {
         status,
         error: code,
         error_description,
         error_uri,
         ..
-    } = e
+    }) = e
     {
         error["status"] = json!(status);
         error["error"] = json!(code);

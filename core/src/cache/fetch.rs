@@ -24,7 +24,7 @@ use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::JoseError;
 use crate::jose::header::Header;
 use crate::jose::jwk::{Jwk, JwkSet, KeySetLimits};
-use crate::jose::verify::CryptoProvider;
+use crate::jose::provider::CryptoProvider;
 use crate::time::UnixTime;
 
 /// Names a cache slot being fetched, so a driver can wake the flows waiting for it.

@@ -36,14 +36,13 @@ pub(crate) use fetch::{FetchError, KeyFetch, Step};
 use alloc::string::String;
 use core::time::Duration;
 
-use crate::config::ConfigError;
 use crate::discovery::DiscoveryDocument;
 use crate::jose::jwk::JwkSet;
 use crate::time::UnixTime;
 
 pub use jwks::KeyLookup;
 pub use lru::Lru;
-pub use replay::ReplayCache;
+pub use replay::{ReplayCache, ReplayError};
 
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,20 +81,38 @@ impl CachePolicy {
     /// is allowed: it disables caching of values only.
     ///
     /// # Errors
-    /// [`ConfigError::Zero`] naming the first such option.
-    pub fn check(&self) -> Result<(), ConfigError> {
+    /// [`PolicyError::Zero`] naming the first such option (which the configuration reports
+    /// as its own `ConfigError::Zero`).
+    pub fn check(&self) -> Result<(), PolicyError> {
         if self.max_entries == 0 {
-            return Err(ConfigError::Zero("cache.max_entries"));
+            return Err(PolicyError::Zero("cache.max_entries"));
         }
         if self.refetch_cooldown.is_zero() {
-            return Err(ConfigError::Zero("cache.refetch_cooldown"));
+            return Err(PolicyError::Zero("cache.refetch_cooldown"));
         }
         if self.fetch_timeout.is_zero() {
-            return Err(ConfigError::Zero("cache.fetch_timeout"));
+            return Err(PolicyError::Zero("cache.fetch_timeout"));
         }
         Ok(())
     }
 }
+
+/// Why [`CachePolicy::check`] refused a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    /// This option is zero and must not be.
+    Zero(&'static str),
+}
+
+impl core::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PolicyError::Zero(option) => write!(f, "invalid option {option}: must not be zero"),
+        }
+    }
+}
+
+impl core::error::Error for PolicyError {}
 
 /// What a cache knows about one resource.
 #[derive(Debug)]

@@ -19,7 +19,7 @@
 //! insertion: a proof accepted at `t` has `iat <= t + iat_leeway` and so stays acceptable
 //! until `t + iat_leeway + iat_offset` at most. The number of entries is fixed at
 //! construction. When the cache is full of unexpired entries it **fails closed**: the new
-//! proof is rejected with [`DpopError::ReplayCacheFull`] rather than forgetting an entry that
+//! proof is rejected with [`ReplayError::Full`] rather than forgetting an entry that
 //! could then be replayed.
 //!
 //! # Per-key quota
@@ -27,7 +27,7 @@
 //! token can send fresh proofs until the cache is full. So each proof key (`jkt`) may hold at
 //! most [`ReplayCache::per_key_quota`] unexpired entries, by default a tenth of the capacity
 //! (at least 1; see [`ReplayCache::with_per_key_quota`]). A key over its quota gets
-//! [`DpopError::ReplayQuotaExceeded`]; other keys are still served. Filling the cache then
+//! [`ReplayError::QuotaExceeded`]; other keys are still served. Filling the cache then
 //! takes proofs from at least `capacity / quota` distinct keys, each bound to its own access
 //! token.
 //!
@@ -45,7 +45,8 @@
 //! 33 000 entries. Each entry costs about 150 bytes. A shorter `iat_offset` shortens the
 //! window and shrinks the cache needed for the same rate.
 //!
-//! The cache is plain data (no locks, no `Arc`); time is an input.
+//! The cache is plain data (no locks, no `Arc`); time is an input. It knows nothing of DPoP
+//! proofs: the proof check (`verify::dpop`) maps each [`ReplayError`] to a `DpopError`.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
@@ -53,7 +54,29 @@ use core::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::time::UnixTime;
-use crate::verify::dpop::DpopError;
+
+/// Why [`ReplayCache::check_and_insert`] refused a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The key is held and unexpired: the proof was used before.
+    Replayed,
+    /// The cache holds its capacity of unexpired entries; nothing is forgotten to make room.
+    Full,
+    /// The proof key holds its [quota](ReplayCache::per_key_quota) of unexpired entries.
+    QuotaExceeded,
+}
+
+impl core::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ReplayError::Replayed => "replayed",
+            ReplayError::Full => "replay cache is full",
+            ReplayError::QuotaExceeded => "proof key has too many recent proofs",
+        })
+    }
+}
+
+impl core::error::Error for ReplayError {}
 
 /// A replay-cache key: SHA-256 over the proof key thumbprint and the proof `jti`, with the
 /// holder (a digest of the thumbprint alone) that the per-key quota counts by.
@@ -234,22 +257,22 @@ impl ReplayCache {
     /// `t + lifetime`.
     ///
     /// # Errors
-    /// [`DpopError::Replayed`] if `key` is held and unexpired; [`DpopError::ReplayCacheFull`]
+    /// [`ReplayError::Replayed`] if `key` is held and unexpired; [`ReplayError::Full`]
     /// if the cache holds `capacity` unexpired entries (nothing is forgotten to make room);
-    /// [`DpopError::ReplayQuotaExceeded`] if the proof key of `key` holds its
+    /// [`ReplayError::QuotaExceeded`] if the proof key of `key` holds its
     /// [quota](Self::per_key_quota) of unexpired entries.
-    pub fn check_and_insert(&mut self, key: ReplayKey, now: UnixTime) -> Result<(), DpopError> {
+    pub fn check_and_insert(&mut self, key: ReplayKey, now: UnixTime) -> Result<(), ReplayError> {
         self.purge_expired(now);
         // After the purge every held entry is live at `now`.
         if self.entries.contains_key(&key) {
-            return Err(DpopError::Replayed);
+            return Err(ReplayError::Replayed);
         }
         if self.entries.len() >= self.capacity {
-            return Err(DpopError::ReplayCacheFull);
+            return Err(ReplayError::Full);
         }
         let held = self.held_by(&key);
         if held >= self.per_key_quota {
-            return Err(DpopError::ReplayQuotaExceeded);
+            return Err(ReplayError::QuotaExceeded);
         }
         let expires = now.saturating_add(self.lifetime);
         self.entries.insert(key, expires);
@@ -299,19 +322,24 @@ mod tests {
             ReplayCache::for_window(10, Duration::from_secs(300), Duration::from_secs(30))
                 .with_per_key_quota(10);
         assert_eq!(cache.lifetime(), Duration::from_secs(330));
-        let steps: &[(&str, u64, &str, Result<(), DpopError>)] = &[
+        let steps: &[(&str, u64, &str, Result<(), ReplayError>)] = &[
             ("first use", 1000, "a", Ok(())),
-            ("second use at once", 1000, "a", Err(DpopError::Replayed)),
+            ("second use at once", 1000, "a", Err(ReplayError::Replayed)),
             ("other jti", 1001, "b", Ok(())),
-            ("replay within window", 1200, "a", Err(DpopError::Replayed)),
+            (
+                "replay within window",
+                1200,
+                "a",
+                Err(ReplayError::Replayed),
+            ),
             (
                 "replay on the last second",
                 1330,
                 "a",
-                Err(DpopError::Replayed),
+                Err(ReplayError::Replayed),
             ),
             ("after the window", 1331, "a", Ok(())),
-            ("b still live", 1331, "b", Err(DpopError::Replayed)),
+            ("b still live", 1331, "b", Err(ReplayError::Replayed)),
             ("b expired", 1332, "b", Ok(())),
         ];
         for (name, now, jti, expected) in steps {
@@ -336,7 +364,7 @@ mod tests {
         for jti in 10..200 {
             assert_eq!(
                 cache.check_and_insert(greedy(jti), t(101)),
-                Err(DpopError::ReplayQuotaExceeded),
+                Err(ReplayError::QuotaExceeded),
                 "{jti}"
             );
         }
@@ -345,7 +373,7 @@ mod tests {
         // Replays of held proofs are still replays.
         assert_eq!(
             cache.check_and_insert(greedy(3), t(101)),
-            Err(DpopError::Replayed)
+            Err(ReplayError::Replayed)
         );
         // Every other key is served, each up to its own quota.
         for other in 0..9 {
@@ -378,12 +406,12 @@ mod tests {
         assert_eq!(cache.check_and_insert(key("b"), t(1)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("c"), t(1)),
-            Err(DpopError::ReplayQuotaExceeded)
+            Err(ReplayError::QuotaExceeded)
         );
         let mut closed = ReplayCache::new(10, Duration::from_secs(10)).with_per_key_quota(0);
         assert_eq!(
             closed.check_and_insert(key("a"), t(1)),
-            Err(DpopError::ReplayQuotaExceeded)
+            Err(ReplayError::QuotaExceeded)
         );
         assert!(ReplayKey::new("k", "a").same_holder(&ReplayKey::new("k", "b")));
         assert!(!ReplayKey::new("k", "a").same_holder(&ReplayKey::new("k2", "a")));
@@ -398,11 +426,11 @@ mod tests {
         // Full of unexpired entries: refuse, forget nothing.
         assert_eq!(
             cache.check_and_insert(key("c"), t(106)),
-            Err(DpopError::ReplayCacheFull)
+            Err(ReplayError::Full)
         );
         assert_eq!(
             cache.check_and_insert(key("a"), t(106)),
-            Err(DpopError::Replayed)
+            Err(ReplayError::Replayed)
         );
         assert!(cache.contains(&key("a"), t(106)));
         assert!(!cache.contains(&key("c"), t(106)));
@@ -410,7 +438,7 @@ mod tests {
         assert_eq!(cache.check_and_insert(key("c"), t(111)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("d"), t(111)),
-            Err(DpopError::ReplayCacheFull)
+            Err(ReplayError::Full)
         );
         assert_eq!(cache.len(), 2);
         // Much later everything has expired.
@@ -424,7 +452,7 @@ mod tests {
         let mut cache = ReplayCache::new(0, Duration::from_secs(10));
         assert_eq!(
             cache.check_and_insert(key("a"), t(1)),
-            Err(DpopError::ReplayCacheFull)
+            Err(ReplayError::Full)
         );
         assert!(cache.is_empty());
     }
@@ -435,14 +463,14 @@ mod tests {
         assert_eq!(cache.check_and_insert(key("a"), t(u64::MAX - 1)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(u64::MAX)),
-            Err(DpopError::Replayed)
+            Err(ReplayError::Replayed)
         );
         let mut cache =
             ReplayCache::for_window(4, Duration::MAX, Duration::MAX).with_per_key_quota(4);
         assert_eq!(cache.check_and_insert(key("a"), t(5)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(u64::MAX)),
-            Err(DpopError::Replayed)
+            Err(ReplayError::Replayed)
         );
     }
 
@@ -452,7 +480,7 @@ mod tests {
         assert_eq!(cache.check_and_insert(key("a"), t(100)), Ok(()));
         assert_eq!(
             cache.check_and_insert(key("a"), t(50)),
-            Err(DpopError::Replayed)
+            Err(ReplayError::Replayed)
         );
         assert_eq!(cache.check_and_insert(key("b"), t(200)), Ok(()));
         // Back in time again: `a` was purged at 200 and is accepted anew.

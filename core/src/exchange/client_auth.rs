@@ -18,7 +18,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::error::ExchangeError;
+use super::error::{ExchangeError, InputError};
 use super::params::{FormParams, encode_component};
 use crate::jose::sign::{Signer, sign_compact};
 use crate::time::UnixTime;
@@ -120,7 +120,9 @@ impl fmt::Debug for ClientAuth {
 
 fn check_client_id(client_id: String) -> Result<String, ExchangeError> {
     if client_id.trim().is_empty() {
-        return Err(ExchangeError::MissingClientAuthentication);
+        return Err(ExchangeError::Input(
+            InputError::MissingClientAuthentication,
+        ));
     }
     Ok(client_id)
 }
@@ -129,13 +131,15 @@ impl ClientAuth {
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     ///
     /// # Errors
-    /// [`ExchangeError::MissingClientAuthentication`] for a blank client id or empty secret.
+    /// [`InputError::MissingClientAuthentication`] for a blank client id or empty secret.
     pub fn client_secret_post(
         client_id: impl Into<String>,
         secret: ClientSecret,
     ) -> Result<Self, ExchangeError> {
         if secret.0.is_empty() {
-            return Err(ExchangeError::MissingClientAuthentication);
+            return Err(ExchangeError::Input(
+                InputError::MissingClientAuthentication,
+            ));
         }
         Ok(Self {
             client_id: check_client_id(client_id.into())?,
@@ -147,13 +151,15 @@ impl ClientAuth {
     /// (RFC 6749 section 2.3.1).
     ///
     /// # Errors
-    /// [`ExchangeError::MissingClientAuthentication`] for a blank client id or empty secret.
+    /// [`InputError::MissingClientAuthentication`] for a blank client id or empty secret.
     pub fn client_secret_basic(
         client_id: impl Into<String>,
         secret: ClientSecret,
     ) -> Result<Self, ExchangeError> {
         if secret.0.is_empty() {
-            return Err(ExchangeError::MissingClientAuthentication);
+            return Err(ExchangeError::Input(
+                InputError::MissingClientAuthentication,
+            ));
         }
         Ok(Self {
             client_id: check_client_id(client_id.into())?,
@@ -164,7 +170,7 @@ impl ClientAuth {
     /// `private_key_jwt`: a client assertion signed by `signer` (RFC 7523).
     ///
     /// # Errors
-    /// [`ExchangeError::MissingClientAuthentication`] for a blank client id.
+    /// [`InputError::MissingClientAuthentication`] for a blank client id.
     pub fn private_key_jwt(
         client_id: impl Into<String>,
         signer: Arc<dyn Signer>,
@@ -179,18 +185,22 @@ impl ClientAuth {
     /// a secret gives `client_secret_post`.
     ///
     /// # Errors
-    /// [`ExchangeError::MissingClientAuthentication`] without a client id or without any
+    /// [`InputError::MissingClientAuthentication`] without a client id or without any
     /// credential.
     pub fn from_config(
         client_id: Option<&str>,
         secret: Option<ClientSecret>,
         signer: Option<Arc<dyn Signer>>,
     ) -> Result<Self, ExchangeError> {
-        let client_id = client_id.ok_or(ExchangeError::MissingClientAuthentication)?;
+        let client_id = client_id.ok_or(ExchangeError::Input(
+            InputError::MissingClientAuthentication,
+        ))?;
         match (signer, secret) {
             (Some(signer), _) => Self::private_key_jwt(client_id, signer),
             (None, Some(secret)) => Self::client_secret_post(client_id, secret),
-            (None, None) => Err(ExchangeError::MissingClientAuthentication),
+            (None, None) => Err(ExchangeError::Input(
+                InputError::MissingClientAuthentication,
+            )),
         }
     }
 
@@ -216,7 +226,7 @@ impl ClientAuth {
     /// unused by the secret methods. Use fresh random bytes for every request.
     ///
     /// # Errors
-    /// [`ExchangeError::TimeOverflow`] and [`ExchangeError::Signing`] for `private_key_jwt`.
+    /// [`InputError::TimeOverflow`] and [`InputError::Signing`] for `private_key_jwt`.
     pub fn apply(
         &self,
         form: &mut FormParams,
@@ -266,7 +276,7 @@ pub fn jti_from_random(random: &[u8; 16]) -> String {
 /// `aud` = `audience` (the issuer), `iat` = `now`, `exp` = `now` + 60 s, `jti` as given.
 ///
 /// # Errors
-/// [`ExchangeError::TimeOverflow`] when `now + 60 s` overflows, [`ExchangeError::Signing`].
+/// [`InputError::TimeOverflow`] when `now + 60 s` overflows, [`InputError::Signing`].
 pub fn client_assertion(
     client_id: &str,
     audience: &str,
@@ -276,7 +286,7 @@ pub fn client_assertion(
 ) -> Result<String, ExchangeError> {
     let exp = now
         .checked_add(ASSERTION_LIFETIME)
-        .ok_or(ExchangeError::TimeOverflow)?;
+        .ok_or(ExchangeError::Input(InputError::TimeOverflow))?;
     let mut claims = Map::new();
     claims.insert("iss".into(), Value::from(client_id));
     claims.insert("sub".into(), Value::from(client_id));
@@ -298,8 +308,8 @@ mod tests {
     use crate::jose::Algorithm;
     use crate::jose::compact::{CompactJws, Limits};
     use crate::jose::jwk::Jwk;
+    use crate::jose::provider::RUST_CRYPTO;
     use crate::jose::sign::{Es256Signer, SignError};
-    use crate::jose::verify::RUST_CRYPTO;
 
     const A3_JWK: &str = r#"{"kty":"EC","crv":"P-256",
         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
@@ -355,7 +365,12 @@ mod tests {
         ];
         for (i, c) in cases.into_iter().enumerate() {
             assert!(
-                matches!(c, Err(ExchangeError::MissingClientAuthentication)),
+                matches!(
+                    c,
+                    Err(ExchangeError::Input(
+                        InputError::MissingClientAuthentication
+                    ))
+                ),
                 "case {i}"
             );
         }
@@ -439,7 +454,10 @@ mod tests {
             "j",
             &signer(),
         );
-        assert!(matches!(r, Err(ExchangeError::TimeOverflow)));
+        assert!(matches!(
+            r,
+            Err(ExchangeError::Input(InputError::TimeOverflow))
+        ));
     }
 
     #[derive(Debug)]
@@ -462,7 +480,12 @@ mod tests {
         let auth = ClientAuth::private_key_jwt("c", Arc::new(FailingKms)).unwrap();
         let mut form = FormParams::new();
         let r = auth.apply(&mut form, ISSUER, NOW, &[1; 16]);
-        assert!(matches!(r, Err(ExchangeError::Signing(SignError::Signing))));
+        assert!(matches!(
+            r,
+            Err(ExchangeError::Input(InputError::Signing(
+                SignError::Signing
+            )))
+        ));
         assert!(form.pairs().is_empty());
     }
 
@@ -514,7 +537,9 @@ mod tests {
         // An emptied secret is refused, not sent.
         assert!(matches!(
             ClientAuth::client_secret_post("cid", secret),
-            Err(ExchangeError::MissingClientAuthentication)
+            Err(ExchangeError::Input(
+                InputError::MissingClientAuthentication
+            ))
         ));
     }
 

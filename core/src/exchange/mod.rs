@@ -28,7 +28,7 @@ use core::marker::PhantomData;
 use core::time::Duration;
 
 use self::client_auth::{ClientAuth, ClientSecret};
-use self::error::{ExchangeError, IdTokenError};
+use self::error::{ExchangeError, IdTokenError, InputError, ResponseError};
 use self::params::{ExtraParameters, FormParams, Telemetry};
 use self::response::{AccessToken, IdToken, RefreshToken, TokenResponse};
 use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, Step};
@@ -40,8 +40,8 @@ use crate::http::{HttpOutcome, HttpRequest};
 use crate::jose::JoseError;
 use crate::jose::compact::{CompactJws, Limits};
 use crate::jose::jwk::KeySetLimits;
+use crate::jose::provider::{CryptoProvider, RUST_CRYPTO};
 use crate::jose::sign::Signer;
-use crate::jose::verify::{CryptoProvider, RUST_CRYPTO};
 use crate::time::UnixTime;
 
 /// `grant_type` of RFC 8693 token exchange.
@@ -133,7 +133,7 @@ impl ExchangeConfig {
     ///
     /// # Errors
     /// [`ConfigError::Missing`] without a domain, [`ConfigError::Invalid`] for a domain that
-    /// does not normalise, and [`ExchangeError::MissingClientAuthentication`] (as
+    /// does not normalise, and [`InputError::MissingClientAuthentication`] (as
     /// [`ExchangeSetupError::Client`]) without a client id or credential.
     pub fn build(self) -> Result<TokenExchanger, ExchangeSetupError> {
         let domain = self.domain.ok_or(ConfigError::Missing("domain"))?;
@@ -146,7 +146,9 @@ impl ExchangeConfig {
         let client_id = self.client_id.as_deref();
         let auth = match (self.basic, self.signer, self.secret) {
             (true, None, Some(secret)) => ClientAuth::client_secret_basic(
-                client_id.ok_or(ExchangeError::MissingClientAuthentication)?,
+                client_id.ok_or(ExchangeError::Input(
+                    InputError::MissingClientAuthentication,
+                ))?,
                 secret,
             )?,
             (_, signer, secret) => ClientAuth::from_config(client_id, secret, signer)?,
@@ -386,8 +388,8 @@ impl TokenExchanger {
     /// client assertion's `jti` with `private_key_jwt`.
     ///
     /// # Errors
-    /// Input errors, before any request: [`ExchangeError::InvalidSubjectToken`],
-    /// [`ExchangeError::InvalidOrganization`], actor and extra-parameter errors.
+    /// Input errors, before any request: [`InputError::InvalidSubjectToken`],
+    /// [`InputError::InvalidOrganization`], actor and extra-parameter errors.
     pub fn custom_token_exchange(
         &self,
         request: &CustomTokenExchange,
@@ -426,7 +428,8 @@ impl TokenExchanger {
     /// Starts an on-behalf-of exchange of the API's incoming access token.
     ///
     /// # Errors
-    /// [`ExchangeError::InvalidSubjectToken`] before any request.
+    /// [`InputError::InvalidSubjectToken`], or [`InputError::MissingParameter`] for a blank
+    /// audience, before any request.
     pub fn on_behalf_of(
         &self,
         request: &OnBehalfOf,
@@ -434,7 +437,7 @@ impl TokenExchanger {
     ) -> Result<ExchangeToken<'_, AccessTokenSet>, ExchangeError> {
         params::validate_subject_token(&request.access_token)?;
         if request.audience.trim().is_empty() {
-            return Err(ExchangeError::MissingField { field: "audience" });
+            return Err(InputError::MissingParameter { name: "audience" }.into());
         }
         let mut form = FormParams::new();
         form.push("grant_type", TOKEN_EXCHANGE_GRANT);
@@ -451,7 +454,8 @@ impl TokenExchanger {
     /// Starts a Token Vault exchange: an access token for `request.connection`.
     ///
     /// # Errors
-    /// [`ExchangeError::InvalidSubjectToken`], or a missing connection, before any request.
+    /// [`InputError::InvalidSubjectToken`], or [`InputError::MissingParameter`] for a blank
+    /// connection, before any request.
     pub fn connection_token(
         &self,
         request: &ConnectionTokenRequest,
@@ -459,9 +463,7 @@ impl TokenExchanger {
     ) -> Result<ExchangeToken<'_, ConnectionAccessToken>, ExchangeError> {
         params::validate_subject_token(&request.subject_token)?;
         if request.connection.trim().is_empty() {
-            return Err(ExchangeError::MissingField {
-                field: "connection",
-            });
+            return Err(InputError::MissingParameter { name: "connection" }.into());
         }
         let subject_type = match request.subject_token_type {
             ConnectionSubject::AccessToken => ACCESS_TOKEN_TYPE,
@@ -571,7 +573,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             Err(e) => return Err(self.fail(e.into())),
         };
         let Some(endpoint) = endpoint else {
-            return Err(self.fail(ExchangeError::MissingTokenEndpoint));
+            return Err(self.fail(ExchangeError::Response(ResponseError::MissingTokenEndpoint)));
         };
         match self.token_request(&endpoint, now) {
             Ok(request) => {
@@ -593,7 +595,11 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
         };
         let header = match CompactJws::parse(id_token.expose_secret(), &self.exchanger.limits) {
             Ok(jws) => jws.header().clone(),
-            Err(e) => return Err(self.fail(ExchangeError::IdToken(IdTokenError::Jose(e)))),
+            Err(e) => {
+                return Err(self.fail(ExchangeError::Response(ResponseError::IdToken(
+                    IdTokenError::Jose(e),
+                ))));
+            }
         };
         match self.keys.poll_key(caches, &header, now) {
             Ok(Step::Ready(())) => {
@@ -630,7 +636,9 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                     self.state = match doc.token_endpoint.map(|e| self.token_request(&e, now)) {
                         Some(Ok(request)) => State::Pending(request),
                         Some(Err(e)) => State::Failed(e),
-                        None => State::Failed(ExchangeError::MissingTokenEndpoint),
+                        None => State::Failed(ExchangeError::Response(
+                            ResponseError::MissingTokenEndpoint,
+                        )),
                     };
                 }
                 // The JWK Set answered: the next poll looks for the key again.
@@ -681,13 +689,15 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
 impl From<FetchError> for ExchangeError {
     fn from(e: FetchError) -> Self {
         match e {
-            FetchError::Discovery(e) => ExchangeError::Discovery(e),
-            FetchError::Jwks(e) => ExchangeError::Jwks(e),
-            FetchError::InvalidJwks(e) => ExchangeError::InvalidJwks(e),
-            FetchError::UnknownKid => {
-                ExchangeError::IdToken(IdTokenError::Jose(JoseError::NoMatchingKey))
+            FetchError::Discovery(e) => ExchangeError::Response(ResponseError::Discovery(e)),
+            FetchError::Jwks(e) => ExchangeError::Response(ResponseError::Jwks(e)),
+            FetchError::InvalidJwks(e) => ExchangeError::Response(ResponseError::InvalidJwks(e)),
+            FetchError::UnknownKid => ExchangeError::Response(ResponseError::IdToken(
+                IdTokenError::Jose(JoseError::NoMatchingKey),
+            )),
+            FetchError::Unusable(e) => {
+                ExchangeError::Response(ResponseError::IdToken(IdTokenError::Jose(e)))
             }
-            FetchError::Unusable(e) => ExchangeError::IdToken(IdTokenError::Jose(e)),
             FetchError::Misuse => ExchangeError::Misuse,
         }
     }
@@ -717,7 +727,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
         let Some(id_token) = response.id_token.as_ref() else {
             return Ok((response, None));
         };
-        let fail = |e| ExchangeError::IdToken(e);
+        let fail = |e| ExchangeError::Response(ResponseError::IdToken(e));
         let jws = CompactJws::parse(id_token.expose_secret(), &self.exchanger.limits)
             .map_err(|e| fail(IdTokenError::Jose(e)))?;
         let key = select(jws.header()).ok_or(fail(IdTokenError::Jose(JoseError::NoMatchingKey)))?;

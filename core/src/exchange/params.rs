@@ -20,7 +20,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::error::ExchangeError;
+use super::error::{ExchangeError, InputError};
 use crate::http::{HttpRequest, Method};
 use crate::percent;
 
@@ -256,28 +256,34 @@ impl ExtraParameters {
     /// Checks the rules listed on the type.
     ///
     /// # Errors
-    /// [`ExchangeError::ReservedParameter`], [`ExchangeError::InvalidParameterName`],
-    /// [`ExchangeError::TooManyParameters`], [`ExchangeError::TooManyValues`],
-    /// [`ExchangeError::ParameterTooLong`].
+    /// [`InputError::ReservedParameter`], [`InputError::InvalidParameterName`],
+    /// [`InputError::TooManyParameters`], [`InputError::TooManyValues`],
+    /// [`InputError::ParameterTooLong`].
     pub fn validate(&self) -> Result<(), ExchangeError> {
         if self.entries.len() > MAX_EXTRA_PARAMETERS {
-            return Err(ExchangeError::TooManyParameters);
+            return Err(ExchangeError::Input(InputError::TooManyParameters));
         }
         for (name, values) in &self.entries {
             if name.is_empty() || name.chars().any(char::is_control) {
-                return Err(ExchangeError::InvalidParameterName);
+                return Err(ExchangeError::Input(InputError::InvalidParameterName));
             }
             // RFC 8693 section 2.1 and upstream PARAM_DENYLIST: a caller value must never
             // replace a protocol or security parameter. Refused, not dropped, so the caller
             // learns about it; case-insensitive because servers differ in how they match.
             if is_reserved(name) {
-                return Err(ExchangeError::ReservedParameter { name: name.clone() });
+                return Err(ExchangeError::Input(InputError::ReservedParameter {
+                    name: name.clone(),
+                }));
             }
             if values.len() > MAX_VALUES_PER_PARAMETER {
-                return Err(ExchangeError::TooManyValues { name: name.clone() });
+                return Err(ExchangeError::Input(InputError::TooManyValues {
+                    name: name.clone(),
+                }));
             }
             if values.iter().any(|v| v.len() > MAX_PARAMETER_VALUE_LEN) {
-                return Err(ExchangeError::ParameterTooLong { name: name.clone() });
+                return Err(ExchangeError::Input(InputError::ParameterTooLong {
+                    name: name.clone(),
+                }));
             }
         }
         Ok(())
@@ -316,10 +322,10 @@ fn is_malformed_token(token: &str) -> bool {
 /// (any case, any white space after it).
 ///
 /// # Errors
-/// [`ExchangeError::InvalidSubjectToken`].
+/// [`InputError::InvalidSubjectToken`].
 pub fn validate_subject_token(token: &str) -> Result<(), ExchangeError> {
     if is_malformed_token(token) {
-        return Err(ExchangeError::InvalidSubjectToken);
+        return Err(ExchangeError::Input(InputError::InvalidSubjectToken));
     }
     Ok(())
 }
@@ -328,7 +334,7 @@ pub fn validate_subject_token(token: &str) -> Result<(), ExchangeError> {
 /// section 2.1), the token follows the subject-token rules and the type is not blank.
 ///
 /// # Errors
-/// [`ExchangeError::ActorTokenTypeMismatch`], [`ExchangeError::InvalidActorToken`].
+/// [`InputError::ActorTokenTypeMismatch`], [`InputError::InvalidActorToken`].
 pub fn validate_actor(
     actor_token: Option<&str>,
     actor_token_type: Option<&str>,
@@ -337,24 +343,24 @@ pub fn validate_actor(
         (None, None) => Ok(()),
         (Some(token), Some(token_type)) => {
             if is_malformed_token(token) {
-                Err(ExchangeError::InvalidActorToken)
+                Err(ExchangeError::Input(InputError::InvalidActorToken))
             } else if token_type.trim().is_empty() {
-                Err(ExchangeError::ActorTokenTypeMismatch)
+                Err(ExchangeError::Input(InputError::ActorTokenTypeMismatch))
             } else {
                 Ok(())
             }
         }
-        _ => Err(ExchangeError::ActorTokenTypeMismatch),
+        _ => Err(ExchangeError::Input(InputError::ActorTokenTypeMismatch)),
     }
 }
 
 /// Checks an organization (id or name): not empty and not only white space.
 ///
 /// # Errors
-/// [`ExchangeError::InvalidOrganization`].
+/// [`InputError::InvalidOrganization`].
 pub fn validate_organization(organization: &str) -> Result<(), ExchangeError> {
     if organization.trim().is_empty() {
-        return Err(ExchangeError::InvalidOrganization);
+        return Err(ExchangeError::Input(InputError::InvalidOrganization));
     }
     Ok(())
 }
@@ -418,7 +424,7 @@ fn is_https_url(url: &str) -> bool {
 /// optional `authorization` header (client_secret_basic) and the telemetry header.
 ///
 /// # Errors
-/// [`ExchangeError::InsecureTokenEndpoint`] unless `token_endpoint` is an absolute `https`
+/// [`InputError::InsecureTokenEndpoint`] unless `token_endpoint` is an absolute `https`
 /// URL (T-75: client credentials are never sent in clear).
 pub fn token_request(
     token_endpoint: &str,
@@ -427,7 +433,7 @@ pub fn token_request(
     telemetry: &Telemetry,
 ) -> Result<HttpRequest, ExchangeError> {
     if !is_https_url(token_endpoint) {
-        return Err(ExchangeError::InsecureTokenEndpoint);
+        return Err(ExchangeError::Input(InputError::InsecureTokenEndpoint));
     }
     let mut headers = alloc::vec![
         (
@@ -517,7 +523,9 @@ mod tests {
             }] {
                 let extra = ExtraParameters::new().with(variant.clone(), "x");
                 match extra.validate() {
-                    Err(ExchangeError::ReservedParameter { name }) => assert_eq!(name, variant),
+                    Err(ExchangeError::Input(InputError::ReservedParameter { name })) => {
+                        assert_eq!(name, variant)
+                    }
                     other => panic!("{variant}: {other:?}"),
                 }
             }
@@ -535,7 +543,7 @@ mod tests {
         assert!(many.validate().is_ok());
         many.insert("tags", "one too many");
         assert!(
-            matches!(many.validate(), Err(ExchangeError::TooManyValues { name }) if name == "tags")
+            matches!(many.validate(), Err(ExchangeError::Input(InputError::TooManyValues { name })) if name == "tags")
         );
 
         let mut names = ExtraParameters::new();
@@ -544,18 +552,21 @@ mod tests {
         }
         assert!(matches!(
             names.validate(),
-            Err(ExchangeError::TooManyParameters)
+            Err(ExchangeError::Input(InputError::TooManyParameters))
         ));
 
         let long = ExtraParameters::new().with("p", "x".repeat(MAX_PARAMETER_VALUE_LEN + 1));
         assert!(matches!(
             long.validate(),
-            Err(ExchangeError::ParameterTooLong { .. })
+            Err(ExchangeError::Input(InputError::ParameterTooLong { .. }))
         ));
         for bad in ["", "a\nb", "\0"] {
             let e = ExtraParameters::new().with(bad, "v");
             assert!(
-                matches!(e.validate(), Err(ExchangeError::InvalidParameterName)),
+                matches!(
+                    e.validate(),
+                    Err(ExchangeError::Input(InputError::InvalidParameterName))
+                ),
                 "{bad:?}"
             );
         }
@@ -592,7 +603,7 @@ mod tests {
             assert!(
                 matches!(
                     validate_subject_token(t),
-                    Err(ExchangeError::InvalidSubjectToken)
+                    Err(ExchangeError::Input(InputError::InvalidSubjectToken))
                 ),
                 "{t:?}"
             );
@@ -621,12 +632,12 @@ mod tests {
         }
         assert!(matches!(
             validate_actor(Some(" x"), Some("t")),
-            Err(ExchangeError::InvalidActorToken)
+            Err(ExchangeError::Input(InputError::InvalidActorToken))
         ));
         for org in ["", " ", "\t\n"] {
             assert!(matches!(
                 validate_organization(org),
-                Err(ExchangeError::InvalidOrganization)
+                Err(ExchangeError::Input(InputError::InvalidOrganization))
             ));
         }
         assert!(validate_organization("org_123").is_ok());
@@ -689,7 +700,7 @@ mod tests {
             assert!(
                 matches!(
                     token_request(bad, &form, None, &Telemetry::default()),
-                    Err(ExchangeError::InsecureTokenEndpoint)
+                    Err(ExchangeError::Input(InputError::InsecureTokenEndpoint))
                 ),
                 "{bad:?}"
             );

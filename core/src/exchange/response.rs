@@ -5,8 +5,8 @@
 //! [`TokenResponse`] or a typed [`ExchangeError`]. Nothing is defaulted: a missing or
 //! wrongly typed member is an error naming it. Checks, in order:
 //!
-//! 1. body over [`MAX_RESPONSE_BODY`] → [`ExchangeError::BodyTooLarge`];
-//! 2. 3xx → [`ExchangeError::Redirect`] (never followed, credentials never re-sent);
+//! 1. body over [`MAX_RESPONSE_BODY`] → [`ResponseError::BodyTooLarge`];
+//! 2. 3xx → [`ResponseError::Redirect`] (never followed, credentials never re-sent);
 //! 3. any other non-2xx → [`ExchangeError::Server`], with `error`, `error_description` and
 //!    `error_uri` when the body is a JSON error object, and `Retry-After`;
 //! 4. 2xx: `content-type` must be `application/json` (H-29: HTML is refused even when it
@@ -18,13 +18,13 @@ use core::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::error::{ExchangeError, RetryAfter};
+use super::error::{ExchangeError, InputError, ResponseError, RetryAfter, ServerError};
 use crate::http::{HttpResponse, MAX_RESPONSE_BODY};
 use crate::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
 use crate::time::UnixTime;
 
 /// The largest accepted `expires_in`: ten years. A larger lifetime is refused as
-/// [`ExchangeError::InvalidResponse`] rather than clamped.
+/// [`ResponseError::InvalidField`] rather than clamped.
 pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 macro_rules! secret_string {
@@ -111,28 +111,32 @@ impl TokenResponse {
     /// and returned to the caller.
     ///
     /// # Errors
-    /// [`ExchangeError::UnexpectedTokenType`] naming the member.
+    /// [`ResponseError::UnexpectedTokenType`] naming the member.
     pub fn check_types(&self, requested: Option<&str>) -> Result<(), ExchangeError> {
         if let (Some(requested), Some(issued)) = (requested, &self.issued_token_type)
             && requested != issued
         {
-            return Err(ExchangeError::UnexpectedTokenType {
-                field: "issued_token_type",
-            });
+            return Err(ExchangeError::Response(
+                ResponseError::UnexpectedTokenType {
+                    field: "issued_token_type",
+                },
+            ));
         }
         let wants_access_token = matches!(
             requested,
             Some(super::ACCESS_TOKEN_TYPE | super::CONNECTION_TOKEN_TYPE)
         );
         match self.token_type.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("DPoP") => Err(ExchangeError::UnexpectedTokenType {
-                field: "token_type",
-            }),
-            Some(t) if wants_access_token && t.eq_ignore_ascii_case("N_A") => {
-                Err(ExchangeError::UnexpectedTokenType {
+            Some(t) if t.eq_ignore_ascii_case("DPoP") => Err(ExchangeError::Response(
+                ResponseError::UnexpectedTokenType {
                     field: "token_type",
-                })
-            }
+                },
+            )),
+            Some(t) if wants_access_token && t.eq_ignore_ascii_case("N_A") => Err(
+                ExchangeError::Response(ResponseError::UnexpectedTokenType {
+                    field: "token_type",
+                }),
+            ),
             _ => Ok(()),
         }
     }
@@ -141,37 +145,37 @@ impl TokenResponse {
 /// Parses a token endpoint answer (see the module docs for the order of checks).
 ///
 /// # Errors
-/// [`ExchangeError::BodyTooLarge`], [`ExchangeError::Redirect`], [`ExchangeError::Server`],
-/// [`ExchangeError::InvalidContentType`], [`ExchangeError::InvalidJson`],
-/// [`ExchangeError::MissingField`], [`ExchangeError::InvalidResponse`],
-/// [`ExchangeError::TimeOverflow`].
+/// [`ResponseError::BodyTooLarge`], [`ResponseError::Redirect`], [`ExchangeError::Server`],
+/// [`ResponseError::InvalidContentType`], [`ResponseError::InvalidJson`],
+/// [`ResponseError::MissingField`], [`ResponseError::InvalidField`],
+/// [`InputError::TimeOverflow`].
 pub fn parse_token_response(
     response: &HttpResponse,
     now: UnixTime,
 ) -> Result<TokenResponse, ExchangeError> {
     if response.body.len() > MAX_RESPONSE_BODY {
-        return Err(ExchangeError::BodyTooLarge);
+        return Err(ExchangeError::Response(ResponseError::BodyTooLarge));
     }
     if (300..400).contains(&response.status) {
-        return Err(ExchangeError::Redirect {
+        return Err(ExchangeError::Response(ResponseError::Redirect {
             status: response.status,
-        });
+        }));
     }
     if !response.is_success() {
         return Err(error_response(response));
     }
     if !response.is_json() {
-        return Err(ExchangeError::InvalidContentType);
+        return Err(ExchangeError::Response(ResponseError::InvalidContentType));
     }
-    let body =
-        parse_object(&response.body, DEFAULT_MAX_DEPTH).map_err(ExchangeError::InvalidJson)?;
+    let body = parse_object(&response.body, DEFAULT_MAX_DEPTH)
+        .map_err(|e| ExchangeError::Response(ResponseError::InvalidJson(e)))?;
 
     let access_token = required_string(&body, "access_token")?;
     let expires_in = match body.get("expires_in") {
         None => {
-            return Err(ExchangeError::MissingField {
+            return Err(ExchangeError::Response(ResponseError::MissingField {
                 field: "expires_in",
-            });
+            }));
         }
         // RFC 6749 section 5.1: a number of seconds. Strings, fractions, negative numbers and
         // values over MAX_EXPIRES_IN are refused.
@@ -179,13 +183,13 @@ pub fn parse_token_response(
             .as_u64()
             .map(Duration::from_secs)
             .filter(|d| *d <= MAX_EXPIRES_IN)
-            .ok_or(ExchangeError::InvalidResponse {
+            .ok_or(ExchangeError::Response(ResponseError::InvalidField {
                 field: "expires_in",
-            })?,
+            }))?,
     };
     let expires_at = now
         .checked_add(expires_in)
-        .ok_or(ExchangeError::TimeOverflow)?;
+        .ok_or(ExchangeError::Input(InputError::TimeOverflow))?;
     Ok(TokenResponse {
         access_token: AccessToken(access_token),
         expires_in,
@@ -203,9 +207,13 @@ fn required_string(
     field: &'static str,
 ) -> Result<String, ExchangeError> {
     match body.get(field) {
-        None => Err(ExchangeError::MissingField { field }),
+        None => Err(ExchangeError::Response(ResponseError::MissingField {
+            field,
+        })),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(_) => Err(ExchangeError::InvalidResponse { field }),
+        Some(_) => Err(ExchangeError::Response(ResponseError::InvalidField {
+            field,
+        })),
     }
 }
 
@@ -219,7 +227,9 @@ fn optional_string(
     match body.get(field) {
         None => Ok(None),
         Some(Value::String(s)) if allow_empty || !s.is_empty() => Ok(Some(s.clone())),
-        Some(_) => Err(ExchangeError::InvalidResponse { field }),
+        Some(_) => Err(ExchangeError::Response(ResponseError::InvalidField {
+            field,
+        })),
     }
 }
 
@@ -243,13 +253,13 @@ fn error_response(response: &HttpResponse) -> ExchangeError {
         Some(_) => (text("error_description"), text("error_uri")),
         None => (None, None),
     };
-    ExchangeError::Server {
+    ExchangeError::Server(ServerError {
         status: response.status,
         error,
         error_description,
         error_uri,
         retry_after: response.header("retry-after").and_then(parse_retry_after),
-    }
+    })
 }
 
 /// `Retry-After` (RFC 9110 section 10.2.3): delay-seconds, or an HTTP-date kept as text when
@@ -345,24 +355,24 @@ mod tests {
                     "application/json",
                     r#"{"error":"invalid_grant","error_description":"subject token expired","error_uri":"https://d/e"}"#,
                 ),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 400,
                     error: Some("invalid_grant".into()),
                     error_description: Some("subject token expired".into()),
                     error_uri: Some("https://d/e".into()),
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "401 invalid_client",
                 HttpResponse::new(401, "application/json", r#"{"error":"invalid_client"}"#),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 401,
                     error: Some("invalid_client".into()),
                     error_description: None,
                     error_uri: None,
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "403 access_denied",
@@ -371,13 +381,13 @@ mod tests {
                     "application/json",
                     r#"{"error":"access_denied","error_description":"no"}"#,
                 ),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 403,
                     error: Some("access_denied".into()),
                     error_description: Some("no".into()),
                     error_uri: None,
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "429 with Retry-After",
@@ -386,13 +396,13 @@ mod tests {
                     "Retry-After",
                     "30",
                 ),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 429,
                     error: Some("too_many_requests".into()),
                     error_description: None,
                     error_uri: None,
                     retry_after: Some(RetryAfter::Delay(Duration::from_secs(30))),
-                },
+                }),
             ),
             (
                 "503 with date",
@@ -401,24 +411,24 @@ mod tests {
                     "retry-after",
                     "Wed, 21 Oct 2015 07:28:00 GMT",
                 ),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 503,
                     error: None,
                     error_description: None,
                     error_uri: None,
                     retry_after: Some(RetryAfter::Date("Wed, 21 Oct 2015 07:28:00 GMT".into())),
-                },
+                }),
             ),
             (
                 "500 html",
                 HttpResponse::new(500, "text/html", "<html>{\"error\":\"x\"} internal</html>"),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 500,
                     error: None,
                     error_description: None,
                     error_uri: None,
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "400 error not a string",
@@ -427,49 +437,49 @@ mod tests {
                     "application/json",
                     r#"{"error":7,"error_description":"d"}"#,
                 ),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 400,
                     error: None,
                     error_description: None,
                     error_uri: None,
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "400 duplicate error member",
                 HttpResponse::new(400, "application/json", r#"{"error":"a","error":"b"}"#),
-                ExchangeError::Server {
+                ExchangeError::Server(ServerError {
                     status: 400,
                     error: None,
                     error_description: None,
                     error_uri: None,
                     retry_after: None,
-                },
+                }),
             ),
             (
                 "302",
                 HttpResponse::new(302, "text/html", ""),
-                ExchangeError::Redirect { status: 302 },
+                ExchangeError::Response(ResponseError::Redirect { status: 302 }),
             ),
             (
                 "307",
                 HttpResponse::new(307, "application/json", "{}"),
-                ExchangeError::Redirect { status: 307 },
+                ExchangeError::Response(ResponseError::Redirect { status: 307 }),
             ),
             (
                 "5 MiB body",
                 HttpResponse::new(200, "application/json", big.clone()),
-                ExchangeError::BodyTooLarge,
+                ExchangeError::Response(ResponseError::BodyTooLarge),
             ),
             (
                 "5 MiB error body",
                 HttpResponse::new(400, "application/json", big),
-                ExchangeError::BodyTooLarge,
+                ExchangeError::Response(ResponseError::BodyTooLarge),
             ),
             (
                 "200 text/html with json",
                 HttpResponse::new(200, "text/html", r#"{"access_token":"a","expires_in":1}"#),
-                ExchangeError::InvalidContentType,
+                ExchangeError::Response(ResponseError::InvalidContentType),
             ),
             (
                 "200 without content-type",
@@ -478,123 +488,129 @@ mod tests {
                     headers: vec![],
                     body: b"{}".to_vec(),
                 },
-                ExchangeError::InvalidContentType,
+                ExchangeError::Response(ResponseError::InvalidContentType),
             ),
             (
                 "200 not json",
                 HttpResponse::json("access_token=a"),
-                ExchangeError::InvalidJson(crate::jose::json::JsonError::Syntax),
+                ExchangeError::Response(ResponseError::InvalidJson(
+                    crate::jose::json::JsonError::Syntax,
+                )),
             ),
             (
                 "200 array",
                 HttpResponse::json("[]"),
-                ExchangeError::InvalidJson(crate::jose::json::JsonError::NotAnObject),
+                ExchangeError::Response(ResponseError::InvalidJson(
+                    crate::jose::json::JsonError::NotAnObject,
+                )),
             ),
             (
                 "200 duplicate access_token",
                 HttpResponse::json(r#"{"access_token":"a","access_token":"b","expires_in":1}"#),
-                ExchangeError::InvalidJson(crate::jose::json::JsonError::DuplicateMember),
+                ExchangeError::Response(ResponseError::InvalidJson(
+                    crate::jose::json::JsonError::DuplicateMember,
+                )),
             ),
             (
                 "2xx missing access_token",
                 HttpResponse::json(r#"{"expires_in":3600}"#),
-                ExchangeError::MissingField {
+                ExchangeError::Response(ResponseError::MissingField {
                     field: "access_token",
-                },
+                }),
             ),
             (
                 "access_token number",
                 HttpResponse::json(r#"{"access_token":1,"expires_in":3600}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "access_token",
-                },
+                }),
             ),
             (
                 "access_token empty",
                 HttpResponse::json(r#"{"access_token":"","expires_in":3600}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "access_token",
-                },
+                }),
             ),
             (
                 "missing expires_in",
                 HttpResponse::json(r#"{"access_token":"a"}"#),
-                ExchangeError::MissingField {
+                ExchangeError::Response(ResponseError::MissingField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in as a string",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":"3600"}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in negative",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":-1}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in fraction",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1.5}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in 1e300",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1e300}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in 2^63",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":9223372036854775808}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "expires_in null",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":null}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "expires_in",
-                },
+                }),
             ),
             (
                 "scope array",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1,"scope":["a"]}"#),
-                ExchangeError::InvalidResponse { field: "scope" },
+                ExchangeError::Response(ResponseError::InvalidField { field: "scope" }),
             ),
             (
                 "id_token null",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1,"id_token":null}"#),
-                ExchangeError::InvalidResponse { field: "id_token" },
+                ExchangeError::Response(ResponseError::InvalidField { field: "id_token" }),
             ),
             (
                 "refresh_token object",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1,"refresh_token":{}}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "refresh_token",
-                },
+                }),
             ),
             (
                 "token_type number",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1,"token_type":1}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "token_type",
-                },
+                }),
             ),
             (
                 "issued_token_type empty",
                 HttpResponse::json(r#"{"access_token":"a","expires_in":1,"issued_token_type":""}"#),
-                ExchangeError::InvalidResponse {
+                ExchangeError::Response(ResponseError::InvalidField {
                     field: "issued_token_type",
-                },
+                }),
             ),
         ];
         for (name, response, expected) in cases {
@@ -613,7 +629,7 @@ mod tests {
         let late = UnixTime::from_secs(u64::MAX - 50);
         assert!(matches!(
             parse_token_response(&HttpResponse::json(body), late),
-            Err(ExchangeError::TimeOverflow)
+            Err(ExchangeError::Input(InputError::TimeOverflow))
         ));
         let max = format!(
             r#"{{"access_token":"a","expires_in":{}}}"#,
@@ -634,10 +650,10 @@ mod tests {
         let response = HttpResponse::new(400, "application/json", body.to_string());
         let err = parse_token_response(&response, NOW).unwrap_err();
         match &err {
-            ExchangeError::Server {
+            ExchangeError::Server(ServerError {
                 error_description: Some(d),
                 ..
-            } => assert_eq!(d, &description),
+            }) => assert_eq!(d, &description),
             other => panic!("{other:?}"),
         }
         let shown = err.to_string();

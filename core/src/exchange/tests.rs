@@ -11,7 +11,7 @@ use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
 use serde_json::{Value, json};
 
 use super::client_auth::CLIENT_ASSERTION_TYPE;
-use super::error::{ExchangeError, IdTokenError};
+use super::error::{ExchangeError, IdTokenError, InputError, ResponseError};
 use super::params::decode_form;
 use super::*;
 use crate::cache::{CachePolicy, Caches};
@@ -264,7 +264,10 @@ fn id_token_is_validated_with_the_tenant_keys() {
         let (result, _) = drive(&mut flow, &mut caches, tenant(Some(id_token(claims))));
         assert_eq!(
             format!("{:?}", result.unwrap_err()),
-            format!("{:?}", ExchangeError::IdToken(expected.clone())),
+            format!(
+                "{:?}",
+                ExchangeError::Response(ResponseError::IdToken(expected.clone()))
+            ),
             "{expected:?}"
         );
     }
@@ -300,7 +303,7 @@ fn id_token_is_validated_with_the_tenant_keys() {
     let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
     assert!(matches!(
         drive(&mut flow, &mut caches, tenant(Some(forged))).0,
-        Err(ExchangeError::IdToken(_))
+        Err(ExchangeError::Response(ResponseError::IdToken(_)))
     ));
 }
 
@@ -361,7 +364,7 @@ fn client_authentication_methods() {
     }
     let set = JwkSet::parse(
         format!(r#"{{"keys":[{public}]}}"#).as_bytes(),
-        &crate::jose::verify::RUST_CRYPTO,
+        &crate::jose::provider::RUST_CRYPTO,
     )
     .unwrap();
     let mut jtis = Vec::new();
@@ -435,7 +438,10 @@ fn inputs_are_validated_before_any_request() {
     ];
     for (req, name) in bad {
         let err = ex.custom_token_exchange(&req, RANDOM).err().unwrap();
-        assert!(format!("{err:?}").starts_with(name), "{err:?}");
+        assert!(
+            format!("{err:?}").starts_with(&format!("Input({name}")),
+            "{err:?}"
+        );
     }
     assert!(
         ex.on_behalf_of(
@@ -463,9 +469,9 @@ fn inputs_are_validated_before_any_request() {
         .build();
     assert!(matches!(
         missing,
-        Err(ExchangeSetupError::Client(
-            ExchangeError::MissingClientAuthentication
-        ))
+        Err(ExchangeSetupError::Client(ExchangeError::Input(
+            InputError::MissingClientAuthentication
+        )))
     ));
 }
 
@@ -493,7 +499,7 @@ fn server_errors_are_typed() {
         (HttpResponse::json(r#"{"expires_in":3600}"#), "MissingField"),
         (
             HttpResponse::json(r#"{"access_token":"a","expires_in":"3600"}"#),
-            "InvalidResponse",
+            "InvalidField",
         ),
     ];
     for (response, expected) in cases {
@@ -517,7 +523,10 @@ fn server_errors_are_typed() {
     let (result, _) = drive(&mut flow, &mut caches, |_| {
         HttpResponse::new(500, "text/html", "x")
     });
-    assert!(matches!(result, Err(ExchangeError::Discovery(Some(_)))));
+    assert!(matches!(
+        result,
+        Err(ExchangeError::Response(ResponseError::Discovery(Some(_))))
+    ));
 }
 
 #[test]
@@ -589,7 +598,7 @@ fn returned_token_types_are_checked_against_the_request() {
     let unexpected = |field| {
         Err(format!(
             "{:?}",
-            ExchangeError::UnexpectedTokenType { field }
+            ExchangeError::Response(ResponseError::UnexpectedTokenType { field })
         ))
     };
     let custom = |requested: Option<&str>| CustomTokenExchange {
@@ -673,7 +682,7 @@ fn returned_token_types_are_checked_against_the_request() {
         scope: None,
     };
     let unexpected_type = |result: Result<_, ExchangeError>| match result {
-        Err(ExchangeError::UnexpectedTokenType { field }) => Some(field),
+        Err(ExchangeError::Response(ResponseError::UnexpectedTokenType { field })) => Some(field),
         _ => None,
     };
     let body = typed_body(Some("Bearer"), Some(CONNECTION_TOKEN_TYPE));
@@ -732,7 +741,7 @@ fn reserved_parameters_named_literally() {
             let custom = CustomTokenExchange { extra, ..request() };
             let err = ex.custom_token_exchange(&custom, RANDOM).err();
             assert!(
-                matches!(&err, Some(ExchangeError::ReservedParameter { name }) if *name == spelling),
+                matches!(&err, Some(ExchangeError::Input(InputError::ReservedParameter { name })) if *name == spelling),
                 "custom {spelling}: {err:?}"
             );
         }
@@ -784,7 +793,9 @@ fn a_malformed_jwks_is_invalid_jwks() {
     assert!(
         matches!(
             result,
-            Err(ExchangeError::InvalidJwks(JoseError::InvalidKeySet))
+            Err(ExchangeError::Response(ResponseError::InvalidJwks(
+                JoseError::InvalidKeySet
+            )))
         ),
         "{result:?}"
     );
@@ -818,4 +829,217 @@ fn an_abandoned_exchange_clears_its_mark() {
         first.poll(&mut caches, now),
         Err(ExchangeError::Misuse)
     ));
+}
+
+/// Each failure lands in the group of whoever is at fault: the caller's request or
+/// configuration (Input), the network (Transport), the server's OAuth error response (Server),
+/// or an answer that is malformed or not acceptable (Response).
+#[test]
+fn errors_are_grouped_by_fault() {
+    fn group(e: &ExchangeError) -> &'static str {
+        match e {
+            ExchangeError::Input(_) => "input",
+            ExchangeError::Transport(_) => "transport",
+            ExchangeError::Server(_) => "server",
+            ExchangeError::Response(_) => "response",
+            ExchangeError::Misuse => "misuse",
+        }
+    }
+    /// Runs a custom exchange whose token endpoint answers `token`.
+    fn token_answer(token: HttpResponse) -> ExchangeError {
+        let ex = exchanger();
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let mut tenant = tenant(None);
+        let answer = |req: &HttpRequest| {
+            if req.url == TOKEN {
+                token.clone()
+            } else {
+                tenant(req)
+            }
+        };
+        drive(&mut flow, &mut caches, answer).0.err().unwrap()
+    }
+    let ex = exchanger();
+    let custom = |req: CustomTokenExchange| ex.custom_token_exchange(&req, RANDOM).err().unwrap();
+
+    let transport = {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let now = UnixTime::from_secs(NOW);
+        let mut tenant = tenant(None);
+        loop {
+            match flow.poll(&mut caches, now) {
+                Ok(Action::NeedHttp(req)) if req.url == TOKEN => {
+                    let failure =
+                        crate::http::TransportError::new(crate::http::TransportErrorKind::Timeout);
+                    flow.handle_response(&mut caches, Err(failure), now);
+                }
+                Ok(Action::NeedHttp(req)) => {
+                    let response = tenant(&req);
+                    flow.handle_response(&mut caches, Ok(response), now);
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        }
+    };
+    let misuse = {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let now = UnixTime::from_secs(NOW);
+        flow.handle_response(&mut caches, Ok(HttpResponse::json("{}")), now);
+        flow.poll(&mut caches, now).err().unwrap()
+    };
+    let expired_id_token = {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let mut claims = id_claims();
+        claims["exp"] = json!(NOW);
+        let tenant = tenant(Some(id_token(claims)));
+        drive(&mut flow, &mut caches, tenant).0.err().unwrap()
+    };
+    let discovery_down = {
+        let mut caches = Caches::new(CachePolicy::default());
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let answer = |_: &HttpRequest| HttpResponse::new(503, "text/plain", "down");
+        drive(&mut flow, &mut caches, answer).0.err().unwrap()
+    };
+
+    let cases: Vec<(&str, ExchangeError, &str)> = vec![
+        (
+            "missing subject token",
+            custom(CustomTokenExchange {
+                subject_token: String::new(),
+                ..request()
+            }),
+            "input",
+        ),
+        (
+            "blank organization",
+            custom(CustomTokenExchange {
+                organization: Some(" ".into()),
+                ..request()
+            }),
+            "input",
+        ),
+        (
+            "actor token without its type",
+            custom(CustomTokenExchange {
+                actor_token: Some("a".into()),
+                ..request()
+            }),
+            "input",
+        ),
+        (
+            "reserved extra parameter",
+            custom(CustomTokenExchange {
+                extra: ExtraParameters::new().with("audience", "x"),
+                ..request()
+            }),
+            "input",
+        ),
+        (
+            "missing audience",
+            ex.on_behalf_of(
+                &OnBehalfOf {
+                    access_token: "t".into(),
+                    ..Default::default()
+                },
+                RANDOM,
+            )
+            .err()
+            .unwrap(),
+            "input",
+        ),
+        (
+            "missing connection",
+            ex.connection_token(
+                &ConnectionTokenRequest {
+                    subject_token: "t".into(),
+                    ..Default::default()
+                },
+                RANDOM,
+            )
+            .err()
+            .unwrap(),
+            "input",
+        ),
+        (
+            "plain-http token endpoint",
+            params::token_request(
+                "http://tenant.example/oauth/token",
+                &params::FormParams::new(),
+                None,
+                &params::Telemetry::default(),
+            )
+            .err()
+            .unwrap(),
+            "input",
+        ),
+        ("no response", transport, "transport"),
+        (
+            "oauth error response",
+            token_answer(HttpResponse::new(
+                400,
+                "application/json",
+                r#"{"error":"invalid_grant"}"#,
+            )),
+            "server",
+        ),
+        (
+            "error status without a json body",
+            token_answer(HttpResponse::new(502, "text/html", "<html>")),
+            "server",
+        ),
+        (
+            "redirect",
+            token_answer(HttpResponse::new(302, "text/plain", "")),
+            "response",
+        ),
+        (
+            "html success",
+            token_answer(HttpResponse::new(200, "text/html", "<html>")),
+            "response",
+        ),
+        (
+            "missing access_token member",
+            token_answer(HttpResponse::json(r#"{"expires_in":3600}"#)),
+            "response",
+        ),
+        (
+            "invalid expires_in member",
+            token_answer(HttpResponse::json(
+                r#"{"access_token":"a","expires_in":-1}"#,
+            )),
+            "response",
+        ),
+        (
+            "dpop token type",
+            token_answer(HttpResponse::json(typed_body(Some("DPoP"), None))),
+            "response",
+        ),
+        ("expired id token", expired_id_token, "response"),
+        ("discovery unavailable", discovery_down, "response"),
+        ("poll after a response nobody asked for", misuse, "misuse"),
+    ];
+    for (what, error, expected) in &cases {
+        assert_eq!(group(error), *expected, "{what}: {error:?}");
+    }
+
+    // The members: a missing input is not a missing response member, and the reverse.
+    assert!(matches!(
+        cases[4].1,
+        ExchangeError::Input(InputError::MissingParameter { name: "audience" })
+    ));
+    assert!(matches!(
+        cases[12].1,
+        ExchangeError::Response(ResponseError::MissingField {
+            field: "access_token"
+        })
+    ));
+    assert_eq!(cases[8].1.oauth_error(), Some("invalid_grant"));
+    assert_eq!(cases[8].1.status(), Some(400));
+    assert_eq!(cases[10].1.status(), Some(302));
+    assert_eq!(cases[12].1.status(), None);
 }

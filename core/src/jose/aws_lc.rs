@@ -31,8 +31,8 @@ use core::fmt;
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents};
 
-use super::jwk::{MAX_RSA_MODULUS_BITS, PublicKeyMaterial};
-use super::verify::{CryptoProvider, VerifyingKey};
+use super::key::{MAX_RSA_MODULUS_BITS, PublicKeyMaterial};
+use super::provider::{CryptoProvider, VerifyingKey};
 use super::{Algorithm, JoseError, KeyType};
 
 /// The `aws-lc-rs` provider. Pass [`AWS_LC`] to
@@ -153,7 +153,7 @@ impl VerifyingKey for AwsLcKey {
 mod tests {
     use super::*;
     use crate::jose::jwk::JwkSet;
-    use crate::jose::verify::RUST_CRYPTO;
+    use crate::jose::provider::RUST_CRYPTO;
 
     const RSA_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
     // RFC 7515 appendix A.2 and A.3.

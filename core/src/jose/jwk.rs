@@ -12,7 +12,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::header::Header;
 use super::json::{self, DEFAULT_MAX_DEPTH};
-use super::verify::{CryptoProvider, VerifyingKey};
+pub use super::key::{MAX_RSA_MODULUS_BITS, PublicKeyMaterial};
+use super::provider::{CryptoProvider, VerifyingKey};
 use super::{Algorithm, JoseError, KeyType};
 
 /// Members that only a private (or symmetric) key carries (RFC 7518 sections 6.2.2, 6.3.2, 6.4;
@@ -38,46 +39,6 @@ impl Default for KeySetLimits {
             max_body_len: 1 << 20,
             max_keys: 100,
             rsa_modulus_bits: 2048..=4096,
-        }
-    }
-}
-
-/// The largest RSA modulus that can be configured.
-pub const MAX_RSA_MODULUS_BITS: usize = 8192;
-
-/// The public key material of a JWK, decoded and checked for form (not yet imported).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PublicKeyMaterial {
-    /// `kty: RSA`: big-endian modulus and exponent, minimal encodings.
-    Rsa {
-        /// The modulus.
-        n: Vec<u8>,
-        /// The public exponent.
-        e: Vec<u8>,
-    },
-    /// `kty: EC`: affine coordinates, each exactly the field size.
-    Ec {
-        /// The curve, as the key type that verifies with it.
-        key_type: KeyType,
-        /// The x coordinate.
-        x: Vec<u8>,
-        /// The y coordinate.
-        y: Vec<u8>,
-    },
-    /// `kty: OKP`, `crv: Ed25519`: the 32-octet public key.
-    Okp {
-        /// The public key.
-        x: Vec<u8>,
-    },
-}
-
-impl PublicKeyMaterial {
-    /// The key type (and curve) of this material.
-    pub fn key_type(&self) -> KeyType {
-        match self {
-            PublicKeyMaterial::Rsa { .. } => KeyType::Rsa,
-            PublicKeyMaterial::Ec { key_type, .. } => *key_type,
-            PublicKeyMaterial::Okp { .. } => KeyType::Ed25519,
         }
     }
 }
@@ -449,7 +410,7 @@ fn rsa_material(
 mod tests {
     use super::*;
     use crate::jose::compact::{CompactJws, Limits};
-    use crate::jose::verify::RUST_CRYPTO;
+    use crate::jose::provider::RUST_CRYPTO;
 
     fn vector(name: &str) -> Value {
         let path = alloc::format!("{}/../tests/vectors/rfc/{name}", env!("CARGO_MANIFEST_DIR"));

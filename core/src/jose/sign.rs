@@ -669,7 +669,7 @@ mod tests {
     use super::*;
     use crate::jose::compact::{CompactJws, Limits};
     use crate::jose::jwk::Jwk;
-    use crate::jose::verify::RUST_CRYPTO;
+    use crate::jose::provider::RUST_CRYPTO;
 
     // RFC 7515 appendix A.3 key (ES256), as a private JWK.
     const A3_JWK: &str = r#"{"kty":"EC","crv":"P-256",

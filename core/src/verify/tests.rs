@@ -662,7 +662,7 @@ mod dpop_matrix {
     use super::*;
     use crate::cache::ReplayCache;
     use crate::jose::jwk::Jwk;
-    use crate::jose::verify::RUST_CRYPTO;
+    use crate::jose::provider::RUST_CRYPTO;
     use crate::verify::dpop::{DpopError, access_token_hash};
 
     const URL: &str = "https://api.example/orders?id=1";

@@ -9,7 +9,7 @@ use core::fmt;
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::jwk::PublicKeyMaterial;
+use super::key::PublicKeyMaterial;
 use super::{Algorithm, JoseError, KeyType};
 
 /// Imports public key material into verifying keys.
@@ -83,7 +83,7 @@ impl CryptoProvider for RustCrypto {
                 let key = rsa::PublicKey::new_with_size_limits(
                     n,
                     e,
-                    2048..=super::jwk::MAX_RSA_MODULUS_BITS,
+                    2048..=super::key::MAX_RSA_MODULUS_BITS,
                 )
                 .map_err(|_| JoseError::InvalidKey("n"))?;
                 RustCryptoKey::Rsa(key)
