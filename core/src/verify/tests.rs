@@ -999,6 +999,39 @@ mod dpop_matrix {
         let p = proof(8, &other, "GET", "honest-1");
         check(&v, &mut caches, &other, &ctx(Some("DPoP"), Some(&p), "GET")).unwrap();
     }
+
+    /// The DPoP `iat` window through the whole flow (RFC 9449 section 4.3, check 11): a
+    /// bound token with a proof issued just inside the window passes, just outside it fails,
+    /// on either side, fractions included.
+    #[test]
+    fn proof_iat_window_through_the_flow() {
+        let v = verifier(DpopMode::Allowed);
+        let token = bound_token();
+        let cases: [(f64, bool); 6] = [
+            (NOW as f64 - 300.0, true),
+            (NOW as f64 - 300.5, false),
+            (NOW as f64 + 30.0, true),
+            (NOW as f64 + 30.5, false),
+            (NOW as f64 - 301.0, false),
+            (NOW as f64 + 31.0, false),
+        ];
+        for (i, (iat, accepted)) in cases.into_iter().enumerate() {
+            let header = json!({"typ":"dpop+jwt","alg":"ES256","jwk": proof_jwk(7)});
+            let claims = json!({"jti": format!("j{i}"), "htm": "GET",
+                                "htu": "https://api.example/orders",
+                                "iat": iat, "ath": access_token_hash(&token)});
+            let p = sign(7, header, &claims);
+            let mut caches = v.new_caches();
+            let got = check(&v, &mut caches, &token, &ctx(Some("DPoP"), Some(&p), "GET"));
+            if accepted {
+                assert_eq!(got, Ok(()), "iat {iat}");
+            } else {
+                let e = got.unwrap_err();
+                assert_eq!(e.3, Reason::Dpop(DpopError::IatOutOfWindow), "iat {iat}");
+                assert_eq!((e.0.as_str(), e.1), ("invalid_dpop_proof", 400));
+            }
+        }
+    }
 }
 
 #[test]
@@ -1394,4 +1427,57 @@ fn a_malformed_jwks_is_invalid_jwks() {
         run(&v, &mut caches, &mut server, &token("k1"), NOW),
         Err(Reason::InvalidJwks(crate::jose::JoseError::InvalidKeySet))
     );
+}
+
+/// RFC 7518 section 3.4 through the flow: an ES256 signature is exactly 64 octets, so a
+/// valid signature with a leading or trailing zero octet, or one octet short, is refused.
+#[test]
+fn ecdsa_signature_length_is_exact_through_the_flow() {
+    let v = verifier(CachePolicy::default());
+    let good = token("k1");
+    let (input, sig) = good.rsplit_once('.').unwrap();
+    let raw = B64.decode(sig).unwrap();
+    assert_eq!(raw.len(), 64);
+    let mut caches = v.new_caches();
+    assert!(run(&v, &mut caches, &mut Server::new(), &good, NOW).is_ok());
+    let variants: [Vec<u8>; 3] = [
+        [&[0u8][..], &raw].concat(),
+        [&raw[..], &[0u8][..]].concat(),
+        raw[..63].to_vec(),
+    ];
+    for bad in variants {
+        let t = format!("{input}.{}", B64.encode(&bad));
+        let got = run(&v, &mut caches, &mut Server::new(), &t, NOW);
+        assert_eq!(got, Err(Reason::InvalidSignature), "{} octets", bad.len());
+    }
+}
+
+/// The RSA minimum size through the flow: a 1024-bit key in the tenant's set is not a key at
+/// all (skipped when the set is read), so a token naming it finds no key, before any
+/// signature arithmetic.
+#[test]
+fn a_small_rsa_key_in_the_set_is_never_used() {
+    let v = VerifierConfig::new()
+        .domain("tenant.example")
+        .audience("api://orders")
+        .algorithms(["RS256"])
+        .build()
+        .unwrap();
+    // An odd 1024-bit modulus (top bit set); no private key is needed to show it is refused.
+    let mut n = vec![0xffu8; 128];
+    n[127] = 0xfb;
+    let small = json!({"kty": "RSA", "kid": "small", "n": B64.encode(&n), "e": "AQAB"});
+    let mut server = Server::new();
+    server.jwks = serde_json::to_vec(&json!({ "keys": [small] })).unwrap();
+    let t = sign(1, json!({"alg": "RS256", "kid": "small"}), &claims());
+    let mut caches = v.new_caches();
+    assert_eq!(
+        run(&v, &mut caches, &mut server, &t, NOW),
+        Err(Reason::UnknownKid)
+    );
+    let keys = caches.jwks(JWKS).unwrap();
+    let policy = *caches.policy();
+    let now = UnixTime::from_secs(NOW);
+    let set = keys.fresh(&policy, now).unwrap();
+    assert_eq!((set.keys().len(), set.skipped()), (0, 1));
 }
