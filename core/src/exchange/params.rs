@@ -69,7 +69,7 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 ///
 /// `Debug` prints names only: values include tokens and client secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct FormParams {
+pub(crate) struct FormParams {
     pairs: Vec<(String, String)>,
 }
 
@@ -83,39 +83,35 @@ impl fmt::Debug for FormParams {
 
 impl FormParams {
     /// An empty list.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends `name=value` (names may repeat).
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    pub(crate) fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.pairs.push((name.into(), value.into()));
     }
 
+    #[cfg(test)]
     /// The pairs in order.
     ///
     /// # Security
     /// Values include the subject token and may include the client secret or assertion.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
 
     /// The first value of `name` (exact match).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    /// True when a parameter called `name` is present (exact match).
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// The `application/x-www-form-urlencoded` serialisation: `name=value` pairs joined by
     /// `&`, each side encoded by [`encode_component`].
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         for (i, (name, value)) in self.pairs.iter().enumerate() {
             if i > 0 {
@@ -298,7 +294,7 @@ impl ExtraParameters {
     ///
     /// # Errors
     /// As [`ExtraParameters::validate`]; `form` is unchanged on error.
-    pub fn append_to(&self, form: &mut FormParams) -> Result<(), ExchangeError> {
+    pub(crate) fn append_to(&self, form: &mut FormParams) -> Result<(), ExchangeError> {
         self.validate()?;
         for (name, values) in &self.entries {
             for value in values {
