@@ -47,19 +47,20 @@ use criterion::{BatchSize, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
 use auth0_api::Action;
+use auth0_api::Claims;
+use auth0_api::Limits;
+use auth0_api::RequestContext;
+use auth0_api::Verifier;
 use auth0_api::cache::{CachePolicy, Caches};
-use auth0_api::claims::Claims;
-use auth0_api::config::Verifier;
 use auth0_api::exchange::{
     ACCESS_TOKEN_TYPE, CustomTokenExchange, ExchangeConfig, ExchangeToken, TokenExchanger, TokenSet,
 };
-use auth0_api::http::{HttpRequest, HttpResponse};
-use auth0_api::jose::compact::{CompactJws, Limits};
+use auth0_api::internals::CompactJws;
 use auth0_api::jose::jwk::{Jwk, JwkSet};
 use auth0_api::jose::sign::{Es256Signer, sign_compact};
 use auth0_api::jose::verify::{CryptoProvider, RUST_CRYPTO};
-use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::dpop::access_token_hash;
+use auth0_api::{HttpRequest, HttpResponse};
 
 use fixtures::{
     DISCOVERY, DISCOVERY_URL, ES256_TOKEN, JWKS, JWKS_URL, NOW, RS256_TOKEN, TOKEN_URL,

@@ -15,7 +15,8 @@ mod fixtures;
 use std::hint::black_box;
 use std::time::Instant;
 
-use auth0_api::jose::compact::{CompactJws, Limits};
+use auth0_api::Limits;
+use auth0_api::internals::CompactJws;
 use auth0_api::jose::jwk::{JwkSet, PublicKeyMaterial};
 use auth0_api::jose::verify::{CryptoProvider, VerifyingKey};
 use auth0_api::jose::{Algorithm, JoseError};

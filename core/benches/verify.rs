@@ -12,11 +12,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use auth0_api::claims::Claims;
-use auth0_api::jose::compact::{CompactJws, Limits};
-use auth0_api::jose::json::DEFAULT_MAX_DEPTH;
+use auth0_api::Claims;
+use auth0_api::Limits;
+use auth0_api::RequestContext;
+use auth0_api::internals::CompactJws;
+use auth0_api::internals::json::DEFAULT_MAX_DEPTH;
 use auth0_api::jose::jwk::JwkSet;
-use auth0_api::verify::context::RequestContext;
 
 use fixtures::{ES256_TOKEN, JWKS, NOW, RS256_TOKEN};
 

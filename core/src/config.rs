@@ -276,7 +276,7 @@ impl VerifierConfig {
     }
 
     /// Token size and nesting limits. Defaults to [`Limits::default`] (16 KiB, depth 32).
-    /// The depth must lie in 1..=[`MAX_DEPTH`](crate::jose::json::MAX_DEPTH) and the size
+    /// The depth must lie in 1..=64 (deeper nesting could exhaust the stack) and the size
     /// must not be 0.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -331,7 +331,7 @@ impl VerifierConfig {
     /// [`ConfigError::Invalid`] for a domain that does not normalise, an unusable algorithm
     /// list, or an RSA size range outside 2048..=8192 bits; [`ConfigError::Zero`] and
     /// [`ConfigError::TooLarge`] for cache and token limits that would switch a protection
-    /// off (see [`CachePolicy::check`] and [`check_limits`]), and for a `leeway`, DPoP
+    /// off (see [`CachePolicy::check`] and [`VerifierConfig::limits`]), and for a `leeway`, DPoP
     /// `iat_offset` or `iat_leeway`, or cache `fetch_timeout` above [`MAX_WINDOW`].
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let require_at_jwt = self.require_at_jwt;
@@ -437,7 +437,7 @@ fn check_window(option: &'static str, value: Duration) -> Result<(), ConfigError
 /// # Errors
 /// [`ConfigError::Zero`] for a zero depth or size, [`ConfigError::TooLarge`] for a deeper
 /// limit.
-pub fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
+pub(crate) fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
     use crate::jose::json::MAX_DEPTH;
     if limits.max_json_depth == 0 {
         return Err(ConfigError::Zero("limits.max_json_depth"));
@@ -458,7 +458,7 @@ pub fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for an empty list or a name that is `HS*`, `none` or unknown.
-pub fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, ConfigError> {
+pub(crate) fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, ConfigError> {
     let mut out = Vec::new();
     for name in names {
         let alg = Algorithm::from_name(name.as_ref().trim()).map_err(|e| ConfigError::Invalid {

@@ -73,7 +73,7 @@ impl Issuer {
     ///
     /// # Examples
     /// ```
-    /// use auth0_api::domain::Issuer;
+    /// use auth0_api::Issuer;
     /// let issuer = Issuer::from_domain(" HTTPS://Tenant.Auth0.com:443 ").unwrap();
     /// assert_eq!(issuer.as_str(), "https://tenant.auth0.com/");
     /// assert!(Issuer::from_domain("http://tenant.auth0.com").is_err());

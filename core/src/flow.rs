@@ -2,7 +2,7 @@
 
 use crate::http::HttpRequest;
 
-pub use crate::cache::FetchKey;
+pub(crate) use crate::cache::FetchKey;
 
 /// What a flow needs from its driver next.
 ///
@@ -24,9 +24,9 @@ pub enum Action<T> {
 /// What every flow offers its driver, so one drive loop serves them all.
 ///
 /// ```
-/// use auth0_api::cache::Caches;
-/// use auth0_api::flow::{Action, Flow};
-/// use auth0_api::http::{HttpOutcome, HttpRequest};
+/// use auth0_api::Caches;
+/// use auth0_api::{Action, Flow};
+/// use auth0_api::{HttpOutcome, HttpRequest};
 /// use auth0_api::UnixTime;
 ///
 /// fn drive<F: Flow>(

@@ -3,8 +3,14 @@
 //!
 //! This crate never opens a socket, reads a clock, sleeps, spawns or draws randomness. A
 //! network-using operation is a *flow*: a value you drive. It emits descriptions of the HTTP
-//! requests it needs ([`http::HttpRequest`]), consumes the responses you hand it, and takes
-//! the current time ([`time::UnixTime`]) at every step.
+//! requests it needs ([`HttpRequest`]), consumes the responses you hand it
+//! ([`HttpOutcome`]), and takes the current time ([`UnixTime`]) at every step.
+//!
+//! # Drivers and adapters
+//! Most programs do not drive flows by hand. `auth0-api-driver` runs the loop (blocking or
+//! async, with shared caches, per-key wake-ups and cancellation); `auth0-api-ureq` and
+//! `auth0-api-reqwest` plug an HTTP client into it, and `auth0-api-embedded` drives a flow on
+//! a `no_std` target. The loop they run is short:
 //!
 //! ```text
 //! let mut flow = verifier.verify_access_token(token, &ctx)?;   // pre-network checks fail here
@@ -17,15 +23,8 @@
 //! }
 //! ```
 //!
-//! The flows: [`Verifier::verify_access_token`] (SPEC sections 2 to 4) and the token
-//! exchanges of [`TokenExchanger`] (custom, on-behalf-of, Token Vault). Every flow
-//! implements [`Flow`], so one drive loop serves them all. Caches ([`Caches`]) are plain data
-//! the caller owns; a warm verification needs only shared access
-//! ([`VerifyAccessToken::poll_shared`]).
-//!
-//! Most programs do not write the loop: `auth0-api-driver` runs it (blocking or async, with
-//! shared caches, per-key wake-ups and cancellation), and `auth0-api-ureq` /
-//! `auth0-api-reqwest` plug an HTTP client into it. The everyday types are re-exported here:
+//! # Example
+//! The everyday types are at the crate root:
 //!
 //! ```
 //! use auth0_api::{RequestContext, VerifierConfig};
@@ -40,19 +39,31 @@
 //! # Ok::<(), auth0_api::ConfigError>(())
 //! ```
 //!
+//! # Entry points
+//! - [`VerifierConfig`] builds a [`Verifier`]; [`Verifier::verify_access_token`] starts a
+//!   [`VerifyAccessToken`] flow for a token and its [`RequestContext`], which ends in
+//!   [`Claims`] or a [`VerifyError`] (status, code and `WWW-Authenticate` challenges).
+//! - [`ExchangeConfig`] builds a [`TokenExchanger`]: custom token exchange, on-behalf-of and
+//!   Token Vault ([`ExchangeToken`] flows).
+//! - [`Flow`] and [`Action`]: what every flow implements, so one drive loop serves them all.
+//! - [`Caches`]: discovery documents and JWK Sets, plain data the caller owns; a warm
+//!   verification needs only shared access ([`VerifyAccessToken::poll_shared`]).
+//! - [`extract_token`]: the token and its scheme from a request's headers.
+//!
+//! The modules hold what is used less often:
+//! - [`verify`]: DPoP proofs ([`verify::dpop`]) and `WWW-Authenticate` challenges
+//!   ([`verify::challenge`]).
+//! - [`exchange`]: token exchange inputs, results and errors.
+//! - [`cache`]: cache policy and the DPoP replay cache.
+//! - [`jose`]: algorithms, JWK Sets, crypto providers and client-assertion signers.
+//! - [`extract`]: token extraction details, [`delegation`]: the `act` claim chain,
+//!   [`resource_metadata`]: RFC 9728 protected resource metadata.
+//!
 //! # Guarantees
 //! - No I/O, no clock, no global state; `#![no_std]` with `alloc`.
 //! - Untrusted input (tokens, JSON documents, HTTP responses) never panics, is bounded in
 //!   size and nesting, and fails with a typed error that never echoes token contents.
 //! - `none` and `HS*` cannot be represented as algorithms.
-//!
-//! # Layout
-//! Modules depend on each other in one direction, leaves first: [`time`], [`http`],
-//! [`domain`] and [`extract`]; [`jose`] (with its JSON reader, [`jose::json`]); then
-//! [`claims`], [`discovery`] and [`cache`]; then [`flow`] and [`config`]; and last the flows,
-//! [`verify`] and [`exchange`]. A lower module never names a higher one: the replay cache
-//! reports its own [`cache::ReplayError`] and [`cache::CachePolicy::check`] its own
-//! [`cache::PolicyError`], which the higher modules map to theirs.
 //!
 //! # Features
 //! - `std` (default): `std::error::Error` interop through `core::error::Error`.
@@ -79,37 +90,66 @@ extern crate alloc;
 extern crate std;
 
 pub mod cache;
-pub mod claims;
-pub mod config;
+pub(crate) mod claims;
+pub(crate) mod config;
 pub mod delegation;
-pub mod discovery;
-pub mod domain;
+pub(crate) mod discovery;
+pub(crate) mod domain;
 pub mod exchange;
 pub mod extract;
-pub mod flow;
-pub mod http;
+pub(crate) mod flow;
+pub(crate) mod http;
 pub mod jose;
 mod percent;
 pub mod resource_metadata;
-pub mod time;
+pub(crate) mod time;
 pub mod verify;
 
 // What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
 // RequestContext};` is enough for a verification, and a driver needs nothing else.
 pub use cache::{CachePolicy, Caches, FetchKey};
-pub use claims::{ClaimError, Claims};
-pub use config::{ConfigError, DpopMode, DpopOptions, Verifier, VerifierConfig};
-pub use domain::{DomainPolicy, Issuer};
-pub use exchange::error::ExchangeError;
+pub use claims::{ClaimError, ClaimRules, Claims};
+pub use config::{
+    ConfigError, DomainResolver, DpopMode, DpopOptions, MAX_WINDOW, ResolverError, ResolverInput,
+    Verifier, VerifierConfig,
+};
+pub use discovery::DocumentError;
+pub use domain::{DomainError, DomainPolicy, Issuer};
 pub use exchange::{
     AccessTokenSet, ConnectionAccessToken, ConnectionTokenRequest, CustomTokenExchange,
-    ExchangeConfig, ExchangeToken, OnBehalfOf, TokenExchanger, TokenSet,
+    ExchangeConfig, ExchangeError, ExchangeToken, OnBehalfOf, TokenExchanger, TokenSet,
 };
 pub use extract::{AuthScheme, ExtractedToken, extract_token};
 pub use flow::{Action, Flow};
-pub use http::{HttpOutcome, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
-pub use jose::Algorithm;
-pub use time::{NumericDate, UnixTime};
+pub use http::{
+    HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, Method, TransportError,
+    TransportErrorKind,
+};
+pub use jose::jwk::KeySetLimits;
+pub use jose::{Algorithm, Limits};
+pub use time::{NumericDate, NumericDateError, UnixTime};
 pub use verify::context::RequestContext;
 pub use verify::error::{Reason, VerifyError};
-pub use verify::{Started, VerifyAccessToken};
+pub use verify::{PendingDomains, Started, VerifyAccessToken};
+
+/// Internals reached by this workspace's tests, fuzz targets, benchmarks and tools.
+///
+/// Not part of the public API: anything here may change or go away in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::cache::entry::Entry;
+    pub use crate::discovery::{
+        DiscoveryDocument, check_https_url, check_json_response, discovery_request,
+        normalize_https_url, parse_discovery,
+    };
+    pub use crate::exchange::response::{TokenResponse, parse_token_response};
+    pub use crate::jose::compact::{CompactJws, DEFAULT_MAX_TOKEN_LEN};
+    pub use crate::jose::header::Header;
+
+    /// The bounded, strict JSON reader.
+    pub mod json {
+        pub use crate::jose::json::{
+            DEFAULT_MAX_DEPTH, JsonError, MAX_DEPTH, parse_object, parse_value,
+        };
+    }
+}

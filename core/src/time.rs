@@ -64,7 +64,7 @@ impl UnixTime {
 /// either direction: `now + 0.5` is after `now` and not before `now + 1`.
 ///
 /// ```
-/// use auth0_api::time::{NumericDate, UnixTime};
+/// use auth0_api::{NumericDate, UnixTime};
 ///
 /// let now = UnixTime::from_secs(1_700_000_000);
 /// let d = NumericDate::from_json("1700000000.5").unwrap();

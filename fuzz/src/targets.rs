@@ -15,36 +15,36 @@ use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use auth0_api::cache::replay::{ReplayCache, ReplayKey};
-use auth0_api::claims::{ClaimRules, Claims};
-use auth0_api::config::{DpopMode, Verifier, VerifierConfig};
-use auth0_api::discovery::{check_https_url, parse_discovery};
-use auth0_api::domain::Issuer;
-use auth0_api::exchange::error::{
+use auth0_api::cache::{ReplayCache, ReplayKey};
+use auth0_api::{ClaimRules, Claims};
+use auth0_api::{DpopMode, Verifier, VerifierConfig};
+use auth0_api::internals::{check_https_url, parse_discovery};
+use auth0_api::Issuer;
+use auth0_api::exchange::{
     ExchangeError, InputError, ResponseError, RetryAfter, ServerError,
 };
-use auth0_api::exchange::response::{
-    IdToken, MAX_EXPIRES_IN, RefreshToken, TokenResponse, parse_token_response,
-};
+use auth0_api::exchange::{IdToken, MAX_EXPIRES_IN, RefreshToken};
+use auth0_api::internals::{TokenResponse, parse_token_response};
 use auth0_api::exchange::{ACCESS_TOKEN_TYPE, CONNECTION_TOKEN_TYPE};
 use auth0_api::extract::AuthScheme;
 use auth0_api::extract::{
     ExtractError, MAX_FORM_BODY, MAX_TOKEN_LEN, TokenLocation, extract_token,
     extract_token_from_request,
 };
-use auth0_api::http::{
+use auth0_api::{
     HttpOutcome, HttpResponse, MAX_RESPONSE_BODY, TransportError, TransportErrorKind,
 };
 use auth0_api::jose::Algorithm;
 use auth0_api::jose::JoseError;
-use auth0_api::jose::compact::{CompactJws, Limits};
-use auth0_api::jose::header::Header;
-use auth0_api::jose::json::{DEFAULT_MAX_DEPTH, parse_object};
+use auth0_api::Limits;
+use auth0_api::internals::CompactJws;
+use auth0_api::internals::Header;
+use auth0_api::internals::json::{DEFAULT_MAX_DEPTH, parse_object};
 use auth0_api::jose::jwk::{JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
-use auth0_api::time::{NumericDate, NumericDateError};
+use auth0_api::{NumericDate, NumericDateError};
 use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode, MAX_DESCRIPTION_CHARS};
-use auth0_api::verify::context::RequestContext;
+use auth0_api::RequestContext;
 use auth0_api::verify::dpop::{
     DpopError, MAX_JTI_LEN, ProofInput, VerifiedProof, access_token_hash, normalize_htu,
     verify_proof,
@@ -220,7 +220,7 @@ pub fn claims(data: &[u8]) {
     // Nothing given is lost: the text is kept as received, and every member is found with the
     // value a tree parse of the same text holds.
     assert_eq!(claims.json().as_bytes(), data);
-    let tree = auth0_api::jose::json::parse_object(data, DEFAULT_MAX_DEPTH).unwrap();
+    let tree = auth0_api::internals::json::parse_object(data, DEFAULT_MAX_DEPTH).unwrap();
     assert_eq!(claims.len(), tree.len());
     for (name, value) in &tree {
         assert_eq!(claims.get(name).as_ref(), Some(value), "{name}");

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth0_api::config::{Verifier, VerifierConfig};
-use auth0_api::domain::DomainPolicy;
+use auth0_api::DomainPolicy;
+use auth0_api::RequestContext;
 use auth0_api::exchange::{
     ConnectionTokenRequest, CustomTokenExchange, ExchangeConfig, OnBehalfOf, TokenExchanger,
 };
@@ -13,8 +13,8 @@ use auth0_api::jose::Algorithm;
 use auth0_api::jose::jwk::Jwk;
 use auth0_api::jose::sign::{Es256Signer, sign_compact, signer_from_pkcs8_pem};
 use auth0_api::jose::verify::RUST_CRYPTO;
-use auth0_api::verify::context::RequestContext;
 use auth0_api::verify::dpop::access_token_hash;
+use auth0_api::{Verifier, VerifierConfig};
 use auth0_api_mock_tenant::{
     Alg, DEFAULT_AUDIENCE, DEFAULT_CUSTOM_TOKEN_TYPE, MockTenant, TenantOptions, TokenSpec,
 };
@@ -335,7 +335,7 @@ fn run_exchange<'a, T: auth0_api::exchange::ExchangeOutput>(
         [u8; 16],
     ) -> Result<
         auth0_api::exchange::ExchangeToken<'a, T>,
-        auth0_api::exchange::error::ExchangeError,
+        auth0_api::exchange::ExchangeError,
     >,
 ) -> Result<T, String> {
     match start(exchanger, random()?).and_then(|mut f| driver.drive(&mut f)) {

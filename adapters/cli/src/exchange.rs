@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use auth0_api::DomainPolicy;
 use auth0_api::cache::{CachePolicy, Caches};
-use auth0_api::domain::DomainPolicy;
-use auth0_api::exchange::error::{ExchangeError, ServerError};
-use auth0_api::exchange::params::ExtraParameters;
+use auth0_api::exchange::ExtraParameters;
 use auth0_api::exchange::{
     AccessTokenSet, ConnectionAccessToken, ConnectionSubject, ConnectionTokenRequest,
     CustomTokenExchange, ExchangeConfig, OnBehalfOf, TokenExchanger, TokenSet,
 };
+use auth0_api::exchange::{ExchangeError, ServerError};
 use auth0_api::jose::Algorithm;
 use auth0_api::jose::sign::{RsaSigner, SignError, Signer, signer_from_pkcs8_pem};
 use clap::Args;

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use auth0_api::DomainPolicy;
+use auth0_api::RequestContext;
 use auth0_api::UnixTime;
+use auth0_api::VerifyError;
 use auth0_api::cache::Caches;
-use auth0_api::config::{DpopMode, DpopOptions, VerifierConfig};
-use auth0_api::domain::DomainPolicy;
-use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::error::VerifyError;
+use auth0_api::{DpopMode, DpopOptions, VerifierConfig};
 use auth0_api_driver::{Driver, system_clock};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use auth0_api::http::{
+use auth0_api::{
     HttpOutcome, HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind,
 };
 use auth0_api_ureq::{ClientOptions, UreqTransport};

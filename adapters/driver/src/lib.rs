@@ -17,8 +17,8 @@
 //! sends one [`HttpRequest`] and returns an [`HttpOutcome`]:
 //!
 //! ```
-//! use auth0_api::config::VerifierConfig;
-//! use auth0_api::http::{HttpOutcome, HttpRequest, HttpResponse};
+//! use auth0_api::VerifierConfig;
+//! use auth0_api::{HttpOutcome, HttpRequest, HttpResponse};
 //! use auth0_api_driver::{Client, Transport, system_clock};
 //!
 //! /// Answers every request from memory (a real adapter sends it over HTTPS, follows no
@@ -58,23 +58,23 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use auth0_api::Claims;
+use auth0_api::RequestContext;
+use auth0_api::VerifyError;
 use auth0_api::cache::Caches;
-use auth0_api::claims::Claims;
-use auth0_api::config::{ResolverError, ResolverInput, Verifier};
-use auth0_api::flow::{Action, Flow};
-use auth0_api::http::{HttpOutcome, HttpRequest};
-use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::error::VerifyError;
 use auth0_api::verify::{Started, VerifyAccessToken};
+use auth0_api::{Action, Flow};
 use auth0_api::{FetchKey, UnixTime};
+use auth0_api::{HttpOutcome, HttpRequest};
+use auth0_api::{ResolverError, ResolverInput, Verifier};
 
 use crate::waiters::{Ticket, Waiters};
 
 /// Sends one request, blocking.
 ///
 /// Implementations MUST NOT follow redirects (a `3xx` answer is
-/// [`TransportErrorKind::Redirect`](auth0_api::http::TransportErrorKind::Redirect)), MUST
-/// refuse a body longer than [`MAX_RESPONSE_BODY`](auth0_api::http::MAX_RESPONSE_BODY),
+/// [`TransportErrorKind::Redirect`](auth0_api::TransportErrorKind::Redirect)), MUST
+/// refuse a body longer than [`MAX_RESPONSE_BODY`](auth0_api::MAX_RESPONSE_BODY),
 /// MUST authenticate the server of an `https` URL and SHOULD time out well within the
 /// cache's [`fetch_timeout`](auth0_api::cache::CachePolicy::fetch_timeout).
 pub trait Transport {
@@ -92,7 +92,7 @@ pub trait AsyncTransport: Send + Sync {
 }
 
 /// Chooses, per request, the domains whose tokens are accepted, with I/O of its own (the
-/// asynchronous counterpart of [`DomainResolver`](auth0_api::config::DomainResolver)); see
+/// asynchronous counterpart of [`DomainResolver`](auth0_api::DomainResolver)); see
 /// [`Client::verify_resolving`]. Implement it with an `async fn`.
 pub trait AsyncDomainResolver: Send + Sync {
     /// The accepted domains for this request. `input.unverified_issuer` is NOT verified yet:
@@ -463,7 +463,7 @@ impl<T: AsyncTransport> Client<T> {
     }
 
     /// Verifies `token` with a verifier built with
-    /// [`deferred_domain_resolver`](auth0_api::config::VerifierConfig::deferred_domain_resolver):
+    /// [`deferred_domain_resolver`](auth0_api::VerifierConfig::deferred_domain_resolver):
     /// `resolver` is awaited once, after the checks that need no network and before any
     /// request, and its answer is checked as a synchronous resolver's would be. Other
     /// verifiers behave as in [`verify_async`](Self::verify_async) and never call `resolver`.

@@ -50,7 +50,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use auth0_api::http::{
+use auth0_api::{
     HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, Method, TransportError,
     TransportErrorKind,
 };

@@ -7,9 +7,9 @@
 //! # async fn run(
 //! #     transport: &mut impl auth0_api_embedded::Transport,
 //! #     clock: &impl auth0_api_embedded::Clock,
-//! # ) -> Result<(), auth0_api::verify::error::VerifyError> {
-//! use auth0_api::config::VerifierConfig;
-//! use auth0_api::verify::context::RequestContext;
+//! # ) -> Result<(), auth0_api::VerifyError> {
+//! use auth0_api::VerifierConfig;
+//! use auth0_api::RequestContext;
 //!
 //! let verifier = VerifierConfig::new()
 //!     .domain("example.eu.auth0.com")
@@ -82,20 +82,20 @@ pub mod https;
 #[cfg(feature = "reqwless")]
 pub mod pin;
 
+use auth0_api::Claims;
+use auth0_api::RequestContext;
+use auth0_api::UnixTime;
+use auth0_api::Verifier;
+use auth0_api::VerifyError;
 use auth0_api::cache::Caches;
-use auth0_api::claims::Claims;
-use auth0_api::config::Verifier;
-use auth0_api::flow::{Action, Flow};
-use auth0_api::http::{HttpOutcome, HttpRequest, TransportError, TransportErrorKind};
-use auth0_api::time::UnixTime;
-use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::error::VerifyError;
+use auth0_api::{Action, Flow};
+use auth0_api::{HttpOutcome, HttpRequest, TransportError, TransportErrorKind};
 
 /// Sends the requests a flow asks for.
 ///
 /// Implementations MUST NOT follow redirects (a `3xx` answer is
 /// [`TransportErrorKind::Redirect`]), MUST refuse a body longer than
-/// [`MAX_RESPONSE_BODY`](auth0_api::http::MAX_RESPONSE_BODY)
+/// [`MAX_RESPONSE_BODY`](auth0_api::MAX_RESPONSE_BODY)
 /// ([`TransportErrorKind::BodyTooLarge`]) and MUST authenticate the server of an `https`
 /// URL.
 pub trait Transport {

@@ -8,9 +8,9 @@ use alloc::vec::Vec;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
-use auth0_api::config::VerifierConfig;
-use auth0_api::http::HttpResponse;
-use auth0_api::verify::error::Reason;
+use auth0_api::HttpResponse;
+use auth0_api::Reason;
+use auth0_api::VerifierConfig;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

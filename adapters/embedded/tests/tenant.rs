@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth0_api::config::{Verifier, VerifierConfig};
-use auth0_api::domain::DomainPolicy;
-use auth0_api::http::{HttpRequest, TransportError, TransportErrorKind};
-use auth0_api::time::UnixTime;
-use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::error::Reason;
+use auth0_api::DomainPolicy;
+use auth0_api::Reason;
+use auth0_api::RequestContext;
+use auth0_api::UnixTime;
+use auth0_api::{HttpRequest, TransportError, TransportErrorKind};
+use auth0_api::{Verifier, VerifierConfig};
 use auth0_api_embedded::https::{Buffers, HttpsError, HttpsTransport, Verified};
 use auth0_api_embedded::pin::{PinError, Pinned, SpkiPin};
 use auth0_api_embedded::{Transport, verify};

@@ -2,8 +2,8 @@
 //! tokens and performs token exchanges over HTTPS, sharing one set of caches between tasks.
 //!
 //! ```no_run
-//! use auth0_api::config::VerifierConfig;
-//! use auth0_api::verify::context::RequestContext;
+//! use auth0_api::VerifierConfig;
+//! use auth0_api::RequestContext;
 //! use auth0_api_reqwest::ClientOptions;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,8 +29,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use auth0_api::config::Verifier;
-use auth0_api::http::{
+use auth0_api::Verifier;
+use auth0_api::{
     HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, Method, TransportError,
     TransportErrorKind,
 };

@@ -2,8 +2,8 @@
 //! tokens and performs token exchanges over HTTPS, sharing one set of caches between threads.
 //!
 //! ```no_run
-//! use auth0_api::config::VerifierConfig;
-//! use auth0_api::verify::context::RequestContext;
+//! use auth0_api::VerifierConfig;
+//! use auth0_api::RequestContext;
 //! use auth0_api_ureq::ClientOptions;
 //!
 //! let verifier = VerifierConfig::new()
@@ -28,8 +28,8 @@
 
 use std::sync::Arc;
 
-use auth0_api::config::Verifier;
-use auth0_api::http::{
+use auth0_api::Verifier;
+use auth0_api::{
     HttpOutcome, HttpRequest, HttpResponse, MAX_RESPONSE_BODY, TransportError, TransportErrorKind,
 };
 pub use auth0_api_driver::{ClientOptions, Transport, system_clock};

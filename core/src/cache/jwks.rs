@@ -9,7 +9,7 @@ use crate::time::UnixTime;
 /// What the cache answers for a token's header (SECURITY H-24: refetch only on no match, at
 /// most once per cooldown, one fetch in flight).
 #[derive(Debug)]
-pub enum KeyLookup<'c> {
+pub(crate) enum KeyLookup<'c> {
     /// A fresh set holds exactly one usable key for this token.
     Hit(&'c Jwk),
     /// Nothing fresh, or the token's key is unknown and the cooldown allows a refetch:
@@ -27,7 +27,7 @@ pub enum KeyLookup<'c> {
 }
 
 /// Looks up the key for `header` in `entry` at `now`.
-pub fn lookup<'c>(
+pub(crate) fn lookup<'c>(
     entry: Option<&'c Entry<JwkSet>>,
     policy: &CachePolicy,
     header: &Header,

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// stores (no read-modify-write), which every target with pointer-sized atomics provides.
 /// [`Lru::get`] reads without refreshing.
 #[derive(Debug)]
-pub struct Lru<V> {
+pub(crate) struct Lru<V> {
     entries: BTreeMap<String, Slot<V>>,
     capacity: usize,
     /// The stamp the next write gives; shared reads stamp with it too, so an entry read after
@@ -50,7 +50,7 @@ impl<V: Clone> Clone for Lru<V> {
 
 impl<V> Lru<V> {
     /// An empty map that holds at most `capacity` entries (0 holds none).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             entries: BTreeMap::new(),
             capacity,
@@ -59,13 +59,13 @@ impl<V> Lru<V> {
     }
 
     /// The value for `key`, without refreshing its recency.
-    pub fn get(&self, key: &str) -> Option<&V> {
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
         self.entries.get(key).map(|slot| &slot.value)
     }
 
     /// The value for `key`, marked most recently used through a shared reference (for warm
     /// lookups made under a read lock).
-    pub fn get_used(&self, key: &str) -> Option<&V> {
+    pub(crate) fn get_used(&self, key: &str) -> Option<&V> {
         let slot = self.entries.get(key)?;
         slot.used
             .store(self.next.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -73,7 +73,7 @@ impl<V> Lru<V> {
     }
 
     /// The value for `key`, marked most recently used.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         if !self.entries.contains_key(key) {
             return None;
         }
@@ -85,13 +85,14 @@ impl<V> Lru<V> {
     }
 
     /// Marks `key` most recently used.
-    pub fn touch(&mut self, key: &str) {
+    pub(crate) fn touch(&mut self, key: &str) {
         let _ = self.get_mut(key);
     }
 
+    #[cfg(test)]
     /// Inserts or replaces `key`, evicting the least recently used entry when full.
     /// With capacity 0 nothing is stored.
-    pub fn insert(&mut self, key: String, value: V) {
+    pub(crate) fn insert(&mut self, key: String, value: V) {
         let _ = self.insert_evicting(key, value, |_| true);
     }
 
@@ -101,7 +102,7 @@ impl<V> Lru<V> {
     ///
     /// # Errors
     /// `value`, when no entry may be evicted to make room for it.
-    pub fn insert_evicting(
+    pub(crate) fn insert_evicting(
         &mut self,
         key: String,
         value: V,
@@ -129,24 +130,16 @@ impl<V> Lru<V> {
         Ok(())
     }
 
-    /// Removes `key`.
-    pub fn remove(&mut self, key: &str) -> Option<V> {
-        self.entries.remove(key).map(|slot| slot.value)
-    }
-
+    #[cfg(test)]
     /// The number of entries.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[cfg(test)]
     /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    /// The most entries held.
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// The stamp for a write. When the counter would wrap, the stamps are renumbered in

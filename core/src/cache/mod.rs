@@ -14,21 +14,21 @@
 //! [`CachePolicy::refetch_cooldown`] ago, is never evicted: forgetting it would forget its
 //! in-flight mark and cooldown, and tokens cycling through more resources than the cache holds
 //! would each cost a request. When a full cache holds only such entries, a new resource is
-//! not fetched: the flow is refused as within the cooldown
-//! ([`DiscoveryStep::RecentlyFailed`], or `false` from [`Caches::begin_jwks`]) until an
-//! entry's cooldown ends. So each cache sends at most `max_entries` requests for new
+//! not fetched: the flow is refused as within the cooldown (a discovery or JWKS fetch
+//! failure) until an entry's cooldown ends. So each cache sends at most `max_entries` requests for new
 //! resources per cooldown, whatever the tokens. [`Verifier::new_caches`] holds at least one
 //! entry per configured static domain.
 //!
-//! Warm lookups through a shared reference ([`Caches::fresh_discovery`], [`Caches::key`])
-//! count as uses for eviction, so the busiest tenants are evicted last.
+//! Warm lookups through a shared reference (a warm verification's
+//! [`poll_shared`](crate::VerifyAccessToken::poll_shared)) count as uses for eviction, so the busiest tenants are evicted last.
 //!
-//! [`Verifier::new_caches`]: crate::config::Verifier::new_caches
+//! [`Verifier::new_caches`]: crate::Verifier::new_caches
 
+pub(crate) mod entry;
 mod fetch;
-pub mod jwks;
-pub mod lru;
-pub mod replay;
+pub(crate) mod jwks;
+pub(crate) mod lru;
+pub(crate) mod replay;
 
 pub use fetch::FetchKey;
 pub(crate) use fetch::{FetchError, KeyFetch, Step};
@@ -40,9 +40,10 @@ use crate::discovery::DiscoveryDocument;
 use crate::jose::jwk::JwkSet;
 use crate::time::UnixTime;
 
-pub use jwks::KeyLookup;
-pub use lru::Lru;
-pub use replay::{ReplayCache, ReplayError};
+pub(crate) use entry::Entry;
+pub(crate) use jwks::KeyLookup;
+pub(crate) use lru::Lru;
+pub use replay::{ReplayCache, ReplayError, ReplayKey};
 
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,79 +115,9 @@ impl core::fmt::Display for PolicyError {
 
 impl core::error::Error for PolicyError {}
 
-/// What a cache knows about one resource.
-#[derive(Debug)]
-pub struct Entry<T> {
-    value: Option<(T, UnixTime)>,
-    fetching_since: Option<UnixTime>,
-    last_attempt: Option<UnixTime>,
-    last_failed: bool,
-}
-
-impl<T> Default for Entry<T> {
-    fn default() -> Self {
-        Self {
-            value: None,
-            fetching_since: None,
-            last_attempt: None,
-            last_failed: false,
-        }
-    }
-}
-
-impl<T> Entry<T> {
-    /// The cached value if it is still fresh at `now`.
-    pub fn fresh(&self, policy: &CachePolicy, now: UnixTime) -> Option<&T> {
-        let (value, fetched_at) = self.value.as_ref()?;
-        let expires = fetched_at.checked_add(policy.ttl)?;
-        (now < expires).then_some(value)
-    }
-
-    /// Whether another flow is fetching this resource at `now`.
-    pub fn is_fetching(&self, policy: &CachePolicy, now: UnixTime) -> bool {
-        self.fetching_since.is_some_and(|since| {
-            since
-                .checked_add(policy.fetch_timeout)
-                .is_none_or(|end| now < end)
-        })
-    }
-
-    /// Whether a new fetch is allowed by the cooldown at `now`.
-    pub fn cooldown_over(&self, policy: &CachePolicy, now: UnixTime) -> bool {
-        self.last_attempt.is_none_or(|at| {
-            at.checked_add(policy.refetch_cooldown)
-                .is_none_or(|end| now >= end)
-        })
-    }
-
-    /// Whether the last completed fetch failed.
-    pub fn last_failed(&self) -> bool {
-        self.last_failed
-    }
-
-    /// Whether eviction may drop this entry at `now`: not while it is being fetched or its
-    /// last fetch is within the cooldown, or its limits would be forgotten with it.
-    fn evictable(&self, policy: &CachePolicy, now: UnixTime) -> bool {
-        !self.is_fetching(policy, now) && self.cooldown_over(policy, now)
-    }
-
-    fn begin(&mut self, now: UnixTime) {
-        self.fetching_since = Some(now);
-        self.last_attempt = Some(now);
-    }
-
-    /// Clears the in-flight mark set at `since`, recording nothing else. A mark set later
-    /// (by another flow, after this one's timed out) is left alone.
-    fn abandon(&mut self, since: UnixTime) {
-        if self.fetching_since == Some(since) {
-            self.fetching_since = None;
-        }
-    }
-}
-
 /// What a flow does next about an issuer's discovery document.
 #[derive(Debug)]
-pub enum DiscoveryStep<'c> {
+pub(crate) enum DiscoveryStep<'c> {
     /// The document is cached and fresh (and now marked most recently used).
     Fresh(&'c DiscoveryDocument),
     /// Another flow is fetching it: wait.
@@ -239,7 +170,7 @@ impl Caches {
 
     /// The key for `header` from the JWK Set at `jwks_uri` at `now`, marking the set most
     /// recently used through a shared reference (for warm lookups under a read lock).
-    pub fn key(
+    pub(crate) fn key(
         &self,
         jwks_uri: &str,
         header: &crate::jose::header::Header,
@@ -250,7 +181,7 @@ impl Caches {
 
     /// The key for `header` from the JWK Set at `jwks_uri` (marking the set most recently
     /// used), and the replay cache, borrowed together.
-    pub fn key_and_replay(
+    pub(crate) fn key_and_replay(
         &mut self,
         jwks_uri: &str,
         header: &crate::jose::header::Header,
@@ -267,18 +198,24 @@ impl Caches {
     }
 
     /// The discovery entry of `issuer`, if any.
+    #[doc(hidden)]
     pub fn discovery(&self, issuer: &str) -> Option<&Entry<DiscoveryDocument>> {
         self.discovery.get(issuer)
     }
 
     /// The JWKS entry of `jwks_uri`, if any.
+    #[doc(hidden)]
     pub fn jwks(&self, jwks_uri: &str) -> Option<&Entry<JwkSet>> {
         self.jwks.get(jwks_uri)
     }
 
     /// The fresh discovery document of `issuer` at `now`, marked most recently used through a
     /// shared reference (for warm lookups under a read lock).
-    pub fn fresh_discovery(&self, issuer: &str, now: UnixTime) -> Option<&DiscoveryDocument> {
+    pub(crate) fn fresh_discovery(
+        &self,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Option<&DiscoveryDocument> {
         self.discovery.get_used(issuer)?.fresh(&self.policy, now)
     }
 

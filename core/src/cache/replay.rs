@@ -1,52 +1,4 @@
 //! Optional bounded DPoP `jti` replay cache (RFC 9449 section 11.1).
-//!
-//! Without a replay cache, a captured access token and DPoP proof can be replayed at the same
-//! method and URL for the whole acceptance window of the proof (`iat_offset + iat_leeway`,
-//! 330 s by default). [`ReplayCache`] remembers every accepted proof for that window and
-//! rejects a second use.
-//!
-//! # Keys
-//! A [`ReplayKey`] is the SHA-256 of the proof key's RFC 7638 thumbprint and the proof `jti`
-//! (each length-prefixed), so the cache never stores attacker-chosen strings and its memory
-//! per entry is fixed. RFC 9449 section 11.1 asks for `jti` uniqueness per target URI; keying
-//! by `(jkt, jti)` instead is stricter: the same `jti` from the same key is refused at *any*
-//! URI, and in particular at two URLs that normalise equal. Honest clients draw a fresh `jti`
-//! for every proof, so they are not affected; a different key cannot consume another key's
-//! `jti` values.
-//!
-//! # Lifetime and bound
-//! An entry lives for the cache's `lifetime` (normally `iat_offset + iat_leeway`) from its
-//! insertion: a proof accepted at `t` has `iat <= t + iat_leeway` and so stays acceptable
-//! until `t + iat_leeway + iat_offset` at most. The number of entries is fixed at
-//! construction. When the cache is full of unexpired entries it **fails closed**: the new
-//! proof is rejected with [`ReplayError::Full`] rather than forgetting an entry that
-//! could then be replayed.
-//!
-//! # Per-key quota
-//! Failing closed would let one client lock everyone out: any holder of a valid DPoP-bound
-//! token can send fresh proofs until the cache is full. So each proof key (`jkt`) may hold at
-//! most [`ReplayCache::per_key_quota`] unexpired entries, by default a tenth of the capacity
-//! (at least 1; see [`ReplayCache::with_per_key_quota`]). A key over its quota gets
-//! [`ReplayError::QuotaExceeded`]; other keys are still served. Filling the cache then
-//! takes proofs from at least `capacity / quota` distinct keys, each bound to its own access
-//! token.
-//!
-//! # Sizing
-//! Every accepted proof stays in the cache for its whole lifetime, so the cache holds about
-//! `rate x lifetime` entries at a steady `rate` of accepted DPoP requests. Choose
-//!
-//! ```text
-//! capacity      >= peak rate (proofs/s, all clients)  x (iat_offset + iat_leeway)
-//! per-key quota >= peak rate of one client key        x (iat_offset + iat_leeway)
-//! ```
-//!
-//! With the default window of 330 s, the default 10 000 entries serve about 30 proofs/s in
-//! all, and the default quota of 1 000 about 3 proofs/s per key; 100 proofs/s in all needs
-//! 33 000 entries. Each entry costs about 150 bytes. A shorter `iat_offset` shortens the
-//! window and shrinks the cache needed for the same rate.
-//!
-//! The cache is plain data (no locks, no `Arc`); time is an input. It knows nothing of DPoP
-//! proofs: the proof check (`verify::dpop`) maps each [`ReplayError`] to a `DpopError`.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
@@ -134,14 +86,59 @@ impl core::fmt::Debug for ReplayKey {
 /// A bounded set of recently seen DPoP proofs (RFC 9449 section 11.1), with a quota per
 /// proof key.
 ///
-/// Plain data: share it between threads behind the adapter's lock. See the
-/// [module documentation](self) for the key, lifetime, full-cache policy, per-key quota, and
-/// how to size the cache: `capacity >= rate x (iat_offset + iat_leeway)`.
+/// Without a replay cache, a captured access token and DPoP proof can be replayed at the same
+/// method and URL for the whole acceptance window of the proof (`iat_offset + iat_leeway`,
+/// 330 s by default). [`ReplayCache`] remembers every accepted proof for that window and
+/// rejects a second use.
+///
+/// # Keys
+/// A [`ReplayKey`] is the SHA-256 of the proof key's RFC 7638 thumbprint and the proof `jti`
+/// (each length-prefixed), so the cache never stores attacker-chosen strings and its memory
+/// per entry is fixed. RFC 9449 section 11.1 asks for `jti` uniqueness per target URI; keying
+/// by `(jkt, jti)` instead is stricter: the same `jti` from the same key is refused at *any*
+/// URI, and in particular at two URLs that normalise equal. Honest clients draw a fresh `jti`
+/// for every proof, so they are not affected; a different key cannot consume another key's
+/// `jti` values.
+///
+/// # Lifetime and bound
+/// An entry lives for the cache's `lifetime` (normally `iat_offset + iat_leeway`) from its
+/// insertion: a proof accepted at `t` has `iat <= t + iat_leeway` and so stays acceptable
+/// until `t + iat_leeway + iat_offset` at most. The number of entries is fixed at
+/// construction. When the cache is full of unexpired entries it **fails closed**: the new
+/// proof is rejected with [`ReplayError::Full`] rather than forgetting an entry that
+/// could then be replayed.
+///
+/// # Per-key quota
+/// Failing closed would let one client lock everyone out: any holder of a valid DPoP-bound
+/// token can send fresh proofs until the cache is full. So each proof key (`jkt`) may hold at
+/// most [`ReplayCache::per_key_quota`] unexpired entries, by default a tenth of the capacity
+/// (at least 1; see [`ReplayCache::with_per_key_quota`]). A key over its quota gets
+/// [`ReplayError::QuotaExceeded`]; other keys are still served. Filling the cache then
+/// takes proofs from at least `capacity / quota` distinct keys, each bound to its own access
+/// token.
+///
+/// # Sizing
+/// Every accepted proof stays in the cache for its whole lifetime, so the cache holds about
+/// `rate x lifetime` entries at a steady `rate` of accepted DPoP requests. Choose
+///
+/// ```text
+/// capacity      >= peak rate (proofs/s, all clients)  x (iat_offset + iat_leeway)
+/// per-key quota >= peak rate of one client key        x (iat_offset + iat_leeway)
+/// ```
+///
+/// With the default window of 330 s, the default 10 000 entries serve about 30 proofs/s in
+/// all, and the default quota of 1 000 about 3 proofs/s per key; 100 proofs/s in all needs
+/// 33 000 entries. Each entry costs about 150 bytes. A shorter `iat_offset` shortens the
+/// window and shrinks the cache needed for the same rate.
+///
+/// The cache is plain data (no locks, no `Arc`: share it between threads behind the
+/// adapter's lock); time is an input. It knows nothing of DPoP
+/// proofs: the proof check (`verify::dpop`) maps each [`ReplayError`] to a `DpopError`.
 ///
 /// # Examples
 /// ```
 /// use core::time::Duration;
-/// use auth0_api::cache::replay::{ReplayCache, ReplayKey};
+/// use auth0_api::cache::{ReplayCache, ReplayKey};
 /// use auth0_api::UnixTime;
 ///
 /// let mut cache = ReplayCache::new(1000, Duration::from_secs(330));

@@ -24,16 +24,18 @@ use crate::jose::sign::{Signer, sign_compact};
 use crate::time::UnixTime;
 
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 section 2.2).
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Lifetime of a client assertion: `exp` = `iat` + 60 s.
-pub const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
+pub(crate) const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A client secret. `Debug` and `Display` print `[redacted]`.
 ///
 /// Its memory is zeroized when it is dropped ([`ZeroizeOnDrop`]). It is neither `Clone` (no
 /// copies to forget about) nor `PartialEq` (comparing secrets with `==` leaks their prefix
-/// through timing); [`ClientAuth`] shares one copy between its clones.
+/// through timing); a [`TokenExchanger`](super::TokenExchanger) shares one copy between its
+/// clones.
 pub struct ClientSecret(Zeroizing<String>);
 
 impl ClientSecret {
@@ -98,7 +100,7 @@ enum Method {
 /// `Debug` shows the method and client id only. Clones share the secret or signer; there is
 /// no `PartialEq`.
 #[derive(Clone)]
-pub struct ClientAuth {
+pub(crate) struct ClientAuth {
     client_id: String,
     method: Method,
 }
@@ -132,7 +134,7 @@ impl ClientAuth {
     ///
     /// # Errors
     /// [`InputError::MissingClientAuthentication`] for a blank client id or empty secret.
-    pub fn client_secret_post(
+    pub(crate) fn client_secret_post(
         client_id: impl Into<String>,
         secret: ClientSecret,
     ) -> Result<Self, ExchangeError> {
@@ -152,7 +154,7 @@ impl ClientAuth {
     ///
     /// # Errors
     /// [`InputError::MissingClientAuthentication`] for a blank client id or empty secret.
-    pub fn client_secret_basic(
+    pub(crate) fn client_secret_basic(
         client_id: impl Into<String>,
         secret: ClientSecret,
     ) -> Result<Self, ExchangeError> {
@@ -171,7 +173,7 @@ impl ClientAuth {
     ///
     /// # Errors
     /// [`InputError::MissingClientAuthentication`] for a blank client id.
-    pub fn private_key_jwt(
+    pub(crate) fn private_key_jwt(
         client_id: impl Into<String>,
         signer: Arc<dyn Signer>,
     ) -> Result<Self, ExchangeError> {
@@ -187,7 +189,7 @@ impl ClientAuth {
     /// # Errors
     /// [`InputError::MissingClientAuthentication`] without a client id or without any
     /// credential.
-    pub fn from_config(
+    pub(crate) fn from_config(
         client_id: Option<&str>,
         secret: Option<ClientSecret>,
         signer: Option<Arc<dyn Signer>>,
@@ -205,13 +207,13 @@ impl ClientAuth {
     }
 
     /// The client id.
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         &self.client_id
     }
 
     /// The method name as registered in OAuth metadata (`client_secret_post`,
     /// `client_secret_basic`, `private_key_jwt`).
-    pub fn method_name(&self) -> &'static str {
+    pub(crate) fn method_name(&self) -> &'static str {
         match self.method {
             Method::SecretPost(_) => "client_secret_post",
             Method::SecretBasic(_) => "client_secret_basic",
@@ -227,7 +229,7 @@ impl ClientAuth {
     ///
     /// # Errors
     /// [`InputError::TimeOverflow`] and [`InputError::Signing`] for `private_key_jwt`.
-    pub fn apply(
+    pub(crate) fn apply(
         &self,
         form: &mut FormParams,
         issuer: &str,
@@ -268,7 +270,7 @@ impl ClientAuth {
 }
 
 /// A `jti` from 16 random bytes: base64url without padding (22 characters, 128 bits).
-pub fn jti_from_random(random: &[u8; 16]) -> String {
+pub(crate) fn jti_from_random(random: &[u8; 16]) -> String {
     URL_SAFE_NO_PAD.encode(random)
 }
 
@@ -277,7 +279,7 @@ pub fn jti_from_random(random: &[u8; 16]) -> String {
 ///
 /// # Errors
 /// [`InputError::TimeOverflow`] when `now + 60 s` overflows, [`InputError::Signing`].
-pub fn client_assertion(
+pub(crate) fn client_assertion(
     client_id: &str,
     audience: &str,
     now: UnixTime,

@@ -15,22 +15,31 @@
 //! Methods: `poll` gives the next [`Action`], `handle_response` takes the outcome of the
 //! request it asked for. One request is outstanding at a time; errors are sticky. The token
 //! response's `token_type` and `issued_token_type` are checked against the request before its
-//! ID token (T-71, [`TokenResponse::check_types`]).
+//! ID token (T-71).
 
-pub mod client_auth;
-pub mod error;
-pub mod params;
-pub mod response;
+pub(crate) mod client_auth;
+pub(crate) mod error;
+pub(crate) mod params;
+pub(crate) mod response;
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::marker::PhantomData;
 use core::time::Duration;
 
-use self::client_auth::{ClientAuth, ClientSecret};
-use self::error::{ExchangeError, IdTokenError, InputError, ResponseError};
-use self::params::{ExtraParameters, FormParams, Telemetry};
-use self::response::{AccessToken, IdToken, RefreshToken, TokenResponse};
+pub use self::client_auth::ClientSecret;
+pub use self::error::{
+    ExchangeError, IdTokenError, InputError, ResponseError, RetryAfter, ServerError,
+};
+pub use self::params::{
+    ExtraParameters, MAX_EXTRA_PARAMETERS, MAX_PARAMETER_VALUE_LEN, MAX_VALUES_PER_PARAMETER,
+    RESERVED_PARAMETERS,
+};
+pub use self::response::{AccessToken, IdToken, MAX_EXPIRES_IN, RefreshToken};
+
+use self::client_auth::ClientAuth;
+use self::params::{FormParams, Telemetry};
+use self::response::TokenResponse;
 use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, Step};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::ConfigError;

@@ -59,7 +59,7 @@ pub const MAX_EXTRA_PARAMETERS: usize = 50;
 pub const MAX_PARAMETER_VALUE_LEN: usize = 8 * 1024;
 
 /// True when `name` is reserved ([`RESERVED_PARAMETERS`], ignoring ASCII case).
-pub fn is_reserved(name: &str) -> bool {
+pub(crate) fn is_reserved(name: &str) -> bool {
     RESERVED_PARAMETERS
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
@@ -69,7 +69,7 @@ pub fn is_reserved(name: &str) -> bool {
 ///
 /// `Debug` prints names only: values include tokens and client secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct FormParams {
+pub(crate) struct FormParams {
     pairs: Vec<(String, String)>,
 }
 
@@ -83,39 +83,35 @@ impl fmt::Debug for FormParams {
 
 impl FormParams {
     /// An empty list.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends `name=value` (names may repeat).
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    pub(crate) fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.pairs.push((name.into(), value.into()));
     }
 
+    #[cfg(test)]
     /// The pairs in order.
     ///
     /// # Security
     /// Values include the subject token and may include the client secret or assertion.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
 
     /// The first value of `name` (exact match).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    /// True when a parameter called `name` is present (exact match).
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// The `application/x-www-form-urlencoded` serialisation: `name=value` pairs joined by
     /// `&`, each side encoded by [`encode_component`].
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         for (i, (name, value)) in self.pairs.iter().enumerate() {
             if i > 0 {
@@ -132,7 +128,7 @@ impl FormParams {
 /// Appends `s` form-urlencoded to `out` (WHATWG URL standard, application/x-www-form-urlencoded
 /// percent-encode set): ASCII alphanumerics and `*-._` are kept, space becomes `+`, every other
 /// UTF-8 byte becomes `%XX` with upper-case hex digits.
-pub fn encode_component(s: &str, out: &mut String) {
+pub(crate) fn encode_component(s: &str, out: &mut String) {
     for &b in s.as_bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
@@ -144,16 +140,18 @@ pub fn encode_component(s: &str, out: &mut String) {
     }
 }
 
+#[cfg(test)]
 /// Why a form body could not be decoded by [`decode_form`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum FormDecodeError {
+pub(crate) enum FormDecodeError {
     /// A `%` not followed by two hex digits.
     InvalidPercentEncoding,
     /// The decoded bytes are not UTF-8.
     InvalidUtf8,
 }
 
+#[cfg(test)]
 impl fmt::Display for FormDecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -163,8 +161,10 @@ impl fmt::Display for FormDecodeError {
     }
 }
 
+#[cfg(test)]
 impl core::error::Error for FormDecodeError {}
 
+#[cfg(test)]
 /// Decodes an `application/x-www-form-urlencoded` body into its pairs, in order.
 ///
 /// Stricter than the WHATWG parser, which passes malformed escapes through: a `%` must start a
@@ -173,7 +173,7 @@ impl core::error::Error for FormDecodeError {}
 ///
 /// # Errors
 /// [`FormDecodeError`] for a malformed escape or non-UTF-8 result.
-pub fn decode_form(body: &str) -> Result<Vec<(String, String)>, FormDecodeError> {
+pub(crate) fn decode_form(body: &str) -> Result<Vec<(String, String)>, FormDecodeError> {
     let mut pairs = Vec::new();
     for part in body.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
@@ -182,6 +182,7 @@ pub fn decode_form(body: &str) -> Result<Vec<(String, String)>, FormDecodeError>
     Ok(pairs)
 }
 
+#[cfg(test)]
 fn decode_component(s: &str) -> Result<String, FormDecodeError> {
     let bytes = percent::form_decoded(s.as_bytes())
         .collect::<Result<Vec<u8>, _>>()
@@ -192,7 +193,7 @@ fn decode_component(s: &str) -> Result<String, FormDecodeError> {
 /// Caller-chosen extra parameters of a token exchange, each name with one or more values.
 ///
 /// Checked by [`ExtraParameters::validate`]: names non-empty without control characters and
-/// not reserved ([`is_reserved`]), at most [`MAX_EXTRA_PARAMETERS`] names,
+/// not reserved ([`RESERVED_PARAMETERS`]), at most [`MAX_EXTRA_PARAMETERS`] names,
 /// [`MAX_VALUES_PER_PARAMETER`] values per name and [`MAX_PARAMETER_VALUE_LEN`] bytes per value.
 /// `Debug` prints names only.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -293,7 +294,7 @@ impl ExtraParameters {
     ///
     /// # Errors
     /// As [`ExtraParameters::validate`]; `form` is unchanged on error.
-    pub fn append_to(&self, form: &mut FormParams) -> Result<(), ExchangeError> {
+    pub(crate) fn append_to(&self, form: &mut FormParams) -> Result<(), ExchangeError> {
         self.validate()?;
         for (name, values) in &self.entries {
             for value in values {
@@ -323,7 +324,7 @@ fn is_malformed_token(token: &str) -> bool {
 ///
 /// # Errors
 /// [`InputError::InvalidSubjectToken`].
-pub fn validate_subject_token(token: &str) -> Result<(), ExchangeError> {
+pub(crate) fn validate_subject_token(token: &str) -> Result<(), ExchangeError> {
     if is_malformed_token(token) {
         return Err(ExchangeError::Input(InputError::InvalidSubjectToken));
     }
@@ -335,7 +336,7 @@ pub fn validate_subject_token(token: &str) -> Result<(), ExchangeError> {
 ///
 /// # Errors
 /// [`InputError::ActorTokenTypeMismatch`], [`InputError::InvalidActorToken`].
-pub fn validate_actor(
+pub(crate) fn validate_actor(
     actor_token: Option<&str>,
     actor_token_type: Option<&str>,
 ) -> Result<(), ExchangeError> {
@@ -358,7 +359,7 @@ pub fn validate_actor(
 ///
 /// # Errors
 /// [`InputError::InvalidOrganization`].
-pub fn validate_organization(organization: &str) -> Result<(), ExchangeError> {
+pub(crate) fn validate_organization(organization: &str) -> Result<(), ExchangeError> {
     if organization.trim().is_empty() {
         return Err(ExchangeError::Input(InputError::InvalidOrganization));
     }
@@ -369,7 +370,7 @@ pub fn validate_organization(organization: &str) -> Result<(), ExchangeError> {
 ///
 /// Defaults to this crate's name and version; [`Telemetry::disabled`] sends no header.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     client: Option<(String, String)>,
 }
 
@@ -381,23 +382,23 @@ impl Default for Telemetry {
 
 impl Telemetry {
     /// The header name, lower case as [`HttpRequest`] headers are.
-    pub const HEADER: &'static str = "auth0-client";
+    pub(crate) const HEADER: &'static str = "auth0-client";
 
     /// Telemetry naming another client (for a wrapper crate).
-    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         Self {
             client: Some((name.into(), version.into())),
         }
     }
 
     /// No telemetry header.
-    pub const fn disabled() -> Self {
+    pub(crate) const fn disabled() -> Self {
         Self { client: None }
     }
 
     /// The header value: standard base64 (with padding) of the JSON object, or `None` when
     /// disabled.
-    pub fn header_value(&self) -> Option<String> {
+    pub(crate) fn header_value(&self) -> Option<String> {
         let (name, version) = self.client.as_ref()?;
         let mut json = serde_json::Map::new();
         json.insert("name".into(), name.as_str().into());
@@ -426,7 +427,7 @@ fn is_https_url(url: &str) -> bool {
 /// # Errors
 /// [`InputError::InsecureTokenEndpoint`] unless `token_endpoint` is an absolute `https`
 /// URL (T-75: client credentials are never sent in clear).
-pub fn token_request(
+pub(crate) fn token_request(
     token_endpoint: &str,
     form: &FormParams,
     authorization: Option<String>,

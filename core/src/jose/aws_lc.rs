@@ -13,7 +13,7 @@
 //!   [`KeySetLimits`](super::jwk::KeySetLimits) is applied before any provider sees the key).
 //!
 //! ```
-//! use auth0_api::config::VerifierConfig;
+//! use auth0_api::VerifierConfig;
 //! use auth0_api::jose::aws_lc::AWS_LC;
 //!
 //! let verifier = VerifierConfig::new()

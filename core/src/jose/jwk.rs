@@ -305,6 +305,7 @@ impl JwkSet {
     /// when the named `kid` exists but may not be used with this `alg`, and
     /// [`JoseError::AmbiguousKey`] when several remain (duplicate `kid`s, or no `kid` and
     /// several candidates).
+    #[doc(hidden)]
     pub fn select(&self, header: &Header) -> Result<&Jwk, JoseError> {
         let named = |k: &&Jwk| header.kid.as_deref().is_none_or(|kid| k.kid() == Some(kid));
         let mut usable = self

@@ -68,8 +68,8 @@ impl ErrorCode {
 ///
 /// # Examples
 /// ```
-/// use auth0_api::config::DpopMode;
-/// use auth0_api::extract::AuthScheme;
+/// use auth0_api::DpopMode;
+/// use auth0_api::AuthScheme;
 /// use auth0_api::verify::challenge::{ChallengeBuilder, ErrorCode};
 /// let values = ChallengeBuilder::new(DpopMode::Allowed)
 ///     .error(ErrorCode::InvalidToken, "\"exp\" claim timestamp check failed", AuthScheme::Bearer)

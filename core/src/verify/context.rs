@@ -7,7 +7,7 @@ use crate::jose::Algorithm;
 /// Every field is optional: a plain bearer verification needs none.
 ///
 /// ```
-/// use auth0_api::verify::context::RequestContext;
+/// use auth0_api::RequestContext;
 ///
 /// let ctx = RequestContext {
 ///     scheme: Some("DPoP"),

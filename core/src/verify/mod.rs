@@ -20,9 +20,9 @@
 //! [`Started::NeedDomains`] gives the resolver's input and takes its answer.
 
 pub mod challenge;
-pub mod context;
+pub(crate) mod context;
 pub mod dpop;
-pub mod error;
+pub(crate) mod error;
 
 use alloc::borrow::Cow;
 use alloc::string::String;

@@ -5,19 +5,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use auth0_api::Claims;
+use auth0_api::DomainPolicy;
+use auth0_api::Flow;
+use auth0_api::Reason;
+use auth0_api::RequestContext;
 use auth0_api::UnixTime;
-use auth0_api::claims::Claims;
-use auth0_api::config::{Verifier, VerifierConfig};
-use auth0_api::domain::DomainPolicy;
+use auth0_api::VerifyError;
 use auth0_api::exchange::{
     ConnectionTokenRequest, CustomTokenExchange, ExchangeConfig, OnBehalfOf,
 };
-use auth0_api::flow::Flow;
 use auth0_api::jose::Algorithm;
 use auth0_api::jose::sign::signer_from_pkcs8_pem;
-use auth0_api::verify::context::RequestContext;
-use auth0_api::verify::error::Reason;
-use auth0_api::verify::error::VerifyError;
+use auth0_api::{Verifier, VerifierConfig};
 use auth0_api_mock_tenant::{
     Alg, DEFAULT_AUDIENCE, DEFAULT_CUSTOM_TOKEN_TYPE, MockTenant, TenantOptions, TokenSpec,
 };
@@ -195,7 +195,7 @@ fn bearer_tokens_verify_and_stay_cached() {
 /// passes a verifier of another, with one domain or with multiple custom domains.
 #[test]
 fn issuer_and_audience_come_from_the_configuration() {
-    use auth0_api::claims::ClaimError;
+    use auth0_api::ClaimError;
     for kind in ADAPTERS {
         let (a, b) = (tenant(), tenant());
         let vb = verifier(&b);
@@ -441,8 +441,8 @@ struct Directory {
 impl auth0_api_reqwest::AsyncDomainResolver for Directory {
     async fn resolve<'a>(
         &'a self,
-        input: auth0_api::config::ResolverInput<'a>,
-    ) -> Result<Vec<String>, auth0_api::config::ResolverError> {
+        input: auth0_api::ResolverInput<'a>,
+    ) -> Result<Vec<String>, auth0_api::ResolverError> {
         tokio::time::sleep(Duration::from_millis(5)).await;
         self.seen
             .lock()
@@ -450,7 +450,7 @@ impl auth0_api_reqwest::AsyncDomainResolver for Directory {
             .push(input.unverified_issuer.to_owned());
         self.answer
             .clone()
-            .map_err(|e| auth0_api::config::ResolverError(e.into()))
+            .map_err(|e| auth0_api::ResolverError(e.into()))
     }
 }
 
@@ -549,7 +549,7 @@ struct GivesUpOnce {
 }
 
 impl auth0_api_ureq::Transport for GivesUpOnce {
-    fn send(&self, request: auth0_api::http::HttpRequest) -> auth0_api::http::HttpOutcome {
+    fn send(&self, request: auth0_api::HttpRequest) -> auth0_api::HttpOutcome {
         if self.first.swap(false, Ordering::SeqCst) {
             panic!("the worker gives up on {}", request.url);
         }

@@ -6,8 +6,9 @@
 //! [`JwkSet::parse`], [`JwkSet::select`], [`CompactJws::verify`] (or [`Jwk::from_members`] /
 //! [`Jwk::verify`] for key-level cases), and asserts the typed error it must end in.
 
-use auth0_api::jose::compact::{CompactJws, Limits};
-use auth0_api::jose::json::{self, DEFAULT_MAX_DEPTH, JsonError};
+use auth0_api::Limits;
+use auth0_api::internals::CompactJws;
+use auth0_api::internals::json::{self, DEFAULT_MAX_DEPTH, JsonError};
 use auth0_api::jose::jwk::{Jwk, JwkSet};
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::jose::{Algorithm, JoseError, Segment};

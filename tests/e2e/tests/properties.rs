@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use auth0_api::jose::compact::{CompactJws, Limits};
-use auth0_api::jose::json::{self, DEFAULT_MAX_DEPTH};
+use auth0_api::Limits;
+use auth0_api::internals::CompactJws;
+use auth0_api::internals::json::{self, DEFAULT_MAX_DEPTH};
 use auth0_api::jose::jwk::JwkSet;
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::jose::{Algorithm, JoseError};

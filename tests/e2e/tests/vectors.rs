@@ -11,7 +11,8 @@
 //!   is asserted.
 //! - RFC 7515, 7520, 7638, 7797 and 8037 examples.
 
-use auth0_api::jose::compact::{CompactJws, Limits};
+use auth0_api::Limits;
+use auth0_api::internals::CompactJws;
 use auth0_api::jose::jwk::{Jwk, JwkSet, KeySetLimits};
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::jose::{Algorithm, JoseError, Segment};

@@ -42,7 +42,7 @@ pub struct ProofInput<'a> {
     /// # Security
     /// A bearer credential: never log it.
     pub access_token: &'a str,
-    /// The token's `cnf.jkt`, from [`Binding::Proof`](super::Binding::Proof).
+    /// The token's `cnf.jkt`: the thumbprint the proof's key must have.
     pub jkt: &'a str,
     /// The request method, for `htm`.
     pub method: Option<&'a str>,

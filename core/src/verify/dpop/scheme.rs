@@ -6,11 +6,11 @@ use super::error::DpopError;
 use crate::config::DpopMode;
 
 /// An accepted authentication scheme: the one token extraction reports.
-pub use crate::extract::AuthScheme as Scheme;
+pub(crate) use crate::extract::AuthScheme as Scheme;
 
 /// Which DPoP-only request parameters a verification received, for [`check_scheme`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DpopParams {
+pub(crate) struct DpopParams {
     /// A DPoP proof (header value) was given.
     pub proof: bool,
     /// An HTTP method was given.
@@ -25,7 +25,7 @@ pub struct DpopParams {
 impl DpopParams {
     /// Whether any parameter that only makes sense with DPoP was given: a proof, a method,
     /// or a URL when the verifier does not use `domains` (SPEC section 3).
-    pub const fn any(self) -> bool {
+    pub(crate) const fn any(self) -> bool {
         self.proof || self.method || (self.url && !self.uses_domains)
     }
 }
@@ -44,18 +44,7 @@ impl DpopParams {
 /// # Errors
 /// [`DpopError::SchemeNotAllowed`] for a scheme the mode does not accept,
 /// [`DpopError::DpopParamsWithoutScheme`] for DPoP parameters without an explicit scheme.
-///
-/// # Examples
-/// ```
-/// use auth0_api::config::DpopMode;
-/// use auth0_api::verify::dpop::{check_scheme, DpopParams, Scheme};
-///
-/// let none = DpopParams::default();
-/// assert_eq!(check_scheme(DpopMode::Allowed, None, none), Ok(Scheme::Bearer));
-/// assert_eq!(check_scheme(DpopMode::Allowed, Some("dPoP"), none), Ok(Scheme::DPoP));
-/// assert!(check_scheme(DpopMode::Required, Some("Bearer"), none).is_err());
-/// ```
-pub fn check_scheme(
+pub(crate) fn check_scheme(
     mode: DpopMode,
     scheme: Option<&str>,
     params: DpopParams,
@@ -84,7 +73,7 @@ pub fn check_scheme(
 
 /// What [`check_binding`] decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binding<'a> {
+pub(crate) enum Binding<'a> {
     /// Accept the token as a bearer token: no proof is checked.
     Bearer,
     /// Verify the DPoP proof with [`verify_proof`]; its key must have thumbprint `jkt`.
@@ -104,7 +93,7 @@ pub enum Binding<'a> {
 /// # Errors
 /// [`DpopError::InvalidBinding`] when `cnf` is not an object or `jkt` is not a non-empty
 /// string: a malformed binding is never read as "unbound".
-pub fn cnf_jkt(cnf: Option<&Value>) -> Result<Option<&str>, DpopError> {
+pub(super) fn cnf_jkt(cnf: Option<&Value>) -> Result<Option<&str>, DpopError> {
     match cnf {
         None => Ok(None),
         Some(Value::Object(members)) => match members.get("jkt") {
@@ -136,7 +125,7 @@ pub fn cnf_jkt(cnf: Option<&Value>) -> Result<Option<&str>, DpopError> {
 /// [`DpopError::SchemeNotAllowed`] for a scheme [`check_scheme`] would have refused.
 ///
 /// [`verify_proof`]: super::verify_proof
-pub fn check_binding<'c>(
+pub(crate) fn check_binding<'c>(
     mode: DpopMode,
     scheme: Scheme,
     has_proof: bool,
