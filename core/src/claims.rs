@@ -282,7 +282,7 @@ impl Claims {
         // Every element is type-checked, even after a match.
         let mut found = false;
         for_each_audience(aud, |a| {
-            found |= a == rules.audience;
+            found |= a == rules.audience || rules.other_audiences.iter().any(|o| *o == a);
             false
         })?;
         if !found {
@@ -471,6 +471,8 @@ pub struct ClaimRules<'a> {
     pub issuer: &'a str,
     /// The audience `aud` must contain, compared as an exact string.
     pub audience: &'a str,
+    /// Other accepted audiences: `aud` may contain any of these instead of `audience`.
+    pub other_audiences: &'a [String],
     /// Further claims that must be present (and not `null`).
     pub required: &'a [String],
     /// Clock skew allowed on `exp` and `nbf`. Defaults to zero; sub-second parts are ignored.
@@ -483,9 +485,16 @@ impl<'a> ClaimRules<'a> {
         Self {
             issuer,
             audience,
+            other_audiences: &[],
             required: &[],
             leeway: Duration::ZERO,
         }
+    }
+
+    /// Also accepts a token whose `aud` contains any of `others`.
+    pub const fn with_other_audiences(mut self, others: &'a [String]) -> Self {
+        self.other_audiences = others;
+        self
     }
 
     /// Also requires each claim in `required`.

@@ -180,7 +180,7 @@ pub struct VerifierConfig {
     domains: Option<Vec<String>>,
     /// [`IssuerSource::Resolver`] or [`IssuerSource::Deferred`], when chosen.
     resolver: Option<IssuerSource>,
-    audience: Option<String>,
+    audiences: Vec<String>,
     algorithms: Option<Vec<String>>,
     dpop: DpopOptions,
     cache: CachePolicy,
@@ -246,9 +246,22 @@ impl VerifierConfig {
         self
     }
 
-    /// The API identifier every token must carry in `aud`. Required.
+    /// The API identifier every token must carry in `aud`. Required (or
+    /// [`audiences`](Self::audiences)); replaces any audience set before.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
+        self.audiences = alloc::vec![audience.into()];
+        self
+    }
+
+    /// Several API identifiers: a token is accepted when its `aud` (a string or an array)
+    /// contains any of them. Replaces any audience set before; the first is the one
+    /// [`Verifier::audience`] reports.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
         self
     }
 
@@ -335,10 +348,21 @@ impl VerifierConfig {
     /// `iat_offset` or `iat_leeway`, or cache `fetch_timeout` above [`MAX_WINDOW`].
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let require_at_jwt = self.require_at_jwt;
-        let audience = self
-            .audience
-            .filter(|a| !a.trim().is_empty())
-            .ok_or(ConfigError::Missing("audience"))?;
+        if self.audiences.is_empty() {
+            return Err(ConfigError::Missing("audience"));
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                option: "audience",
+                reason: "an audience is empty",
+            });
+        }
+        let mut audiences: Vec<String> = Vec::with_capacity(self.audiences.len());
+        for audience in self.audiences {
+            if !audiences.contains(&audience) {
+                audiences.push(audience);
+            }
+        }
         let invalid_domain = |option| {
             move |_| ConfigError::Invalid {
                 option,
@@ -399,7 +423,7 @@ impl VerifierConfig {
         Ok(Verifier {
             domain,
             source,
-            audience,
+            audiences,
             algorithms,
             dpop: self.dpop,
             cache,
@@ -500,7 +524,8 @@ fn ed25519_alias(alg: Algorithm) -> Option<Algorithm> {
 pub struct Verifier {
     pub(crate) domain: Option<Issuer>,
     pub(crate) source: IssuerSource,
-    pub(crate) audience: String,
+    /// Never empty (checked when built).
+    pub(crate) audiences: Vec<String>,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) dpop: DpopOptions,
     pub(crate) cache: CachePolicy,
@@ -525,9 +550,14 @@ impl Verifier {
         self.domain.as_ref()
     }
 
-    /// The audience.
+    /// The (first) audience.
     pub fn audience(&self) -> &str {
-        &self.audience
+        self.audiences.first().map_or("", String::as_str)
+    }
+
+    /// Every accepted audience, in the order configured.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
     }
 
     /// The accepted algorithms.

@@ -137,9 +137,9 @@ struct VerifyArgs {
     /// One = the tenant; several = a static multiple-custom-domain list.
     #[arg(long = "domain", required = true)]
     domains: Vec<String>,
-    /// The API identifier the token must carry in `aud`.
-    #[arg(long)]
-    audience: String,
+    /// The API identifier the token must carry in `aud` (repeatable: any of them).
+    #[arg(long = "audience", required = true)]
+    audiences: Vec<String>,
     /// Accepted algorithms, comma separated.
     #[arg(long, default_value = "RS256", value_delimiter = ',')]
     algorithms: Vec<String>,
@@ -233,7 +233,7 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
         iat_leeway: seconds(args.dpop_iat_leeway, "--dpop-iat-leeway")?,
     };
     let mut config = VerifierConfig::new()
-        .audience(&args.audience)
+        .audiences(&args.audiences)
         .algorithms(&args.algorithms)
         .require_at_jwt(args.require_at_jwt)
         .dpop(dpop);

@@ -335,3 +335,48 @@ fn demo_walks_through_every_step() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+/// `--audience` repeats: a token for any of the audiences passes, one for none is refused;
+/// a wrong scheme is `invalid_request` with status 400 and bare challenges.
+#[test]
+fn several_audiences_and_request_errors() {
+    let f = fixtures();
+    let mut billing = claims();
+    billing["aud"] = json!(["api://billing"]);
+    let out = verify(&f, &token(&billing), &["--audience", "api://billing"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut other = claims();
+    other["aud"] = json!("api://shipping");
+    let e = rejected(&verify(
+        &f,
+        &token(&other),
+        &["--audience", "api://billing"],
+    ));
+    assert_eq!(
+        (e["code"].as_str(), e["status"].as_u64()),
+        (Some("verify_access_token_error"), Some(401))
+    );
+
+    let e = rejected(&verify(&f, &token(&claims()), &["--scheme", "Basic"]));
+    assert_eq!(
+        (e["code"].as_str(), e["status"].as_u64()),
+        (Some("invalid_request"), Some(400))
+    );
+    let challenges = e["www_authenticate"].as_array().unwrap();
+    assert!(
+        challenges
+            .iter()
+            .all(|c| !c.as_str().unwrap().contains("error="))
+    );
+
+    let e = rejected(&verify(&f, "", &[]));
+    assert_eq!(
+        (e["code"].as_str(), e["status"].as_u64()),
+        (Some("verify_access_token_error"), Some(401))
+    );
+}

@@ -489,7 +489,12 @@ impl Token<'_> {
         })?;
         let claims = self.claims.take().ok_or(Reason::Misuse)?;
         let verifier = self.verifier;
-        let rules = ClaimRules::new(self.issuer.as_str(), &verifier.audience)
+        let (audience, others) = verifier
+            .audiences
+            .split_first()
+            .map_or(("", &[][..]), |(first, rest)| (first.as_str(), rest));
+        let rules = ClaimRules::new(self.issuer.as_str(), audience)
+            .with_other_audiences(others)
             .with_required(&verifier.required_claims)
             .with_leeway(verifier.leeway);
         claims.validate(&rules, now).map_err(Reason::Claims)?;

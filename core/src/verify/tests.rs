@@ -1481,3 +1481,58 @@ fn a_small_rsa_key_in_the_set_is_never_used() {
     let set = keys.fresh(&policy, now).unwrap();
     assert_eq!((set.keys().len(), set.skipped()), (0, 1));
 }
+
+/// Several audiences: a token passes when its `aud` (string or array) contains any of them;
+/// one configured audience behaves as before.
+#[test]
+fn several_audiences() {
+    use crate::claims::ClaimError;
+    let v = VerifierConfig::new()
+        .domain("tenant.example")
+        .audiences(["api://billing", "api://orders", "api://billing"])
+        .algorithms(["ES256"])
+        .build()
+        .unwrap();
+    assert_eq!(v.audiences(), ["api://billing", "api://orders"]);
+    assert_eq!(v.audience(), "api://billing");
+    let cases = [
+        (json!("api://orders"), true),
+        (json!("api://billing"), true),
+        (json!(["x", "api://billing"]), true),
+        (json!(["x", "y"]), false),
+        (json!("api://shipping"), false),
+        (json!([]), false),
+    ];
+    for (aud, accepted) in cases {
+        let mut c = claims();
+        c["aud"] = aud.clone();
+        let t = sign(1, json!({"alg": "ES256", "kid": "k1"}), &c);
+        let mut caches = v.new_caches();
+        let got = run(&v, &mut caches, &mut Server::new(), &t, NOW);
+        if accepted {
+            assert!(got.is_ok(), "{aud}: {got:?}");
+        } else {
+            assert_eq!(
+                got,
+                Err(Reason::Claims(ClaimError::AudienceMismatch)),
+                "{aud}"
+            );
+        }
+    }
+    let config = || VerifierConfig::new().domain("tenant.example");
+    assert!(matches!(
+        config().audiences(Vec::<String>::new()).build(),
+        Err(crate::config::ConfigError::Missing("audience"))
+    ));
+    assert!(matches!(
+        config().audiences(["api://a", " "]).build(),
+        Err(crate::config::ConfigError::Invalid {
+            option: "audience",
+            ..
+        })
+    ));
+    assert!(matches!(
+        config().build(),
+        Err(crate::config::ConfigError::Missing("audience"))
+    ));
+}

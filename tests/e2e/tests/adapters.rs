@@ -228,6 +228,26 @@ fn issuer_and_audience_come_from_the_configuration() {
             Reason::Claims(ClaimError::AudienceMismatch),
             "{kind:?}"
         );
+        // Several audiences: B's verifier for two APIs accepts either, and no other.
+        let two = VerifierConfig::new()
+            .domain(b.issuer())
+            .audiences(["https://other.example/api", DEFAULT_AUDIENCE])
+            .algorithms(["ES256"])
+            .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+            .build()
+            .unwrap();
+        let c2 = client_for(kind, &[&b], two, Duration::from_secs(10));
+        c2.verify(&other_aud, &RequestContext::default()).unwrap();
+        c2.verify(&token(&b, Alg::Es256), &RequestContext::default())
+            .unwrap();
+        let third_aud = b
+            .mint_access_token(&TokenSpec::new("https://third.example/api").alg(Alg::Es256))
+            .unwrap();
+        assert_eq!(
+            reason(&c2, &third_aud),
+            Reason::Claims(ClaimError::AudienceMismatch),
+            "{kind:?}"
+        );
         // A's genuine token at B's verifier: A's key is not in B's set.
         let from_a = token(&a, Alg::Es256);
         assert_eq!(reason(&c, &from_a), Reason::UnknownKid, "{kind:?}");
