@@ -12,7 +12,7 @@ use core::fmt;
 pub const MAX_RESPONSE_BODY: usize = 1 << 20;
 
 /// HTTP methods the core emits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
     /// `GET`, for discovery and JWKS.
     Get,

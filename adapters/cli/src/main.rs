@@ -8,7 +8,6 @@ mod demo;
 mod exchange;
 mod transport;
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,7 +17,8 @@ use auth0_api::UnixTime;
 use auth0_api::VerifyError;
 use auth0_api::cache::Caches;
 use auth0_api::{DpopMode, DpopOptions, VerifierConfig};
-use auth0_api_driver::{Driver, system_clock};
+use auth0_api::{HttpResponse, Method};
+use auth0_api_driver::{Driver, FixtureTransport, system_clock};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -102,25 +102,22 @@ impl IoArgs {
                 self.proxy.clone(),
             );
         }
-        Ok(Transport::Fixtures {
-            gets: load(&self.fixtures)?,
-            posts: load(&self.fixture_posts)?,
-        })
+        let fixtures = FixtureTransport::new();
+        for (method, specs) in [
+            (Method::Get, &self.fixtures),
+            (Method::Post, &self.fixture_posts),
+        ] {
+            for spec in specs {
+                let (url, path) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("--fixture wants URL=PATH, got {spec:?}"))?;
+                let body =
+                    std::fs::read(path).map_err(|e| format!("cannot read fixture {path}: {e}"))?;
+                fixtures.set(method, url, HttpResponse::json(body));
+            }
+        }
+        Ok(Transport::Fixtures(fixtures))
     }
-}
-
-fn load(specs: &[String]) -> Result<HashMap<String, Vec<u8>>, String> {
-    specs
-        .iter()
-        .map(|spec| {
-            let (url, path) = spec
-                .split_once('=')
-                .ok_or_else(|| format!("--fixture wants URL=PATH, got {spec:?}"))?;
-            let body =
-                std::fs::read(path).map_err(|e| format!("cannot read fixture {path}: {e}"))?;
-            Ok((url.to_owned(), body))
-        })
-        .collect()
 }
 
 #[derive(Clone, Copy, ValueEnum)]

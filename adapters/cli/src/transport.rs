@@ -1,22 +1,17 @@
 //! Where the CLI's requests go: canned fixtures (no I/O at all) or HTTPS through the ureq
 //! transport. Either way the flows run on the blocking driver (`auth0_api_driver::Driver`).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use auth0_api::{
-    HttpOutcome, HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind,
-};
+use auth0_api::{HttpOutcome, HttpRequest};
+use auth0_api_driver::FixtureTransport;
 use auth0_api_ureq::{ClientOptions, UreqTransport};
 
 /// Sends the core's requests.
 pub(crate) enum Transport {
     /// Answers GETs (and POSTs) of known URLs with file contents; anything else is a
     /// transport failure. No network I/O happens.
-    Fixtures {
-        gets: HashMap<String, Vec<u8>>,
-        posts: HashMap<String, Vec<u8>>,
-    },
+    Fixtures(FixtureTransport),
     /// HTTPS through the ureq transport: redirects off, timeouts, bodies capped at 1 MiB, and
     /// a proxy only when one is given (never from the environment).
     Network(Box<UreqTransport>),
@@ -46,16 +41,7 @@ impl Transport {
 impl auth0_api_driver::Transport for Transport {
     fn send(&self, request: HttpRequest) -> HttpOutcome {
         match self {
-            Transport::Fixtures { gets, posts } => {
-                let table = match request.method {
-                    Method::Get => gets,
-                    Method::Post => posts,
-                };
-                table
-                    .get(&request.url)
-                    .map(|body| HttpResponse::json(body.clone()))
-                    .ok_or_else(|| TransportError::new(TransportErrorKind::Unavailable))
-            }
+            Transport::Fixtures(fixtures) => auth0_api_driver::Transport::send(fixtures, request),
             Transport::Network(transport) => transport.send(request),
         }
     }

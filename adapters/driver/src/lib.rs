@@ -49,7 +49,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod fixture;
 mod waiters;
+
+pub use fixture::FixtureTransport;
 
 use std::fmt;
 use std::future::Future;
