@@ -493,11 +493,8 @@ pub(crate) fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorit
                 _ => "unsupported algorithm",
             },
         })?;
-        // `EdDSA` and `Ed25519` (RFC 9864) name one primitive here: either admits both.
-        for alg in [alg, alg.primitive()].into_iter().chain(ed25519_alias(alg)) {
-            if !out.contains(&alg) {
-                out.push(alg);
-            }
+        if !out.contains(&alg) {
+            out.push(alg);
         }
     }
     if out.is_empty() {
@@ -507,16 +504,6 @@ pub(crate) fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorit
         });
     }
     Ok(out)
-}
-
-/// The fully-specified name of an `EdDSA` entry (RFC 9864), so that a list naming either
-/// admits tokens carrying either.
-fn ed25519_alias(alg: Algorithm) -> Option<Algorithm> {
-    match alg {
-        #[cfg(feature = "eddsa")]
-        Algorithm::EdDSA => Some(Algorithm::Ed25519),
-        _ => None,
-    }
 }
 
 /// A validated configuration: verifies access tokens (see [`Verifier::verify_access_token`]).

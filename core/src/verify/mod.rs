@@ -119,7 +119,9 @@ impl Verifier {
         let mut jws =
             CompactJws::parse(token, &self.limits).map_err(|e| fail(Reason::Malformed(e)))?;
         let allowed = ctx.algorithms.unwrap_or(&self.algorithms);
-        if !allowed.contains(&jws.header().alg) {
+        // `EdDSA` and `Ed25519` (RFC 9864) name one primitive here: either admits both.
+        let alg = jws.header().alg.primitive();
+        if !allowed.iter().any(|a| a.primitive() == alg) {
             return Err(fail(Reason::AlgorithmNotAllowed));
         }
         if !is_access_token_typ(jws.header().typ.as_deref(), self.require_at_jwt) {

@@ -1536,3 +1536,38 @@ fn several_audiences() {
         Err(crate::config::ConfigError::Missing("audience"))
     ));
 }
+
+/// RFC 9864: `EdDSA` and `Ed25519` name one primitive; an allow-list naming either admits a
+/// token carrying either (checked before any request), and the configured list is kept as
+/// given.
+#[cfg(feature = "eddsa")]
+#[test]
+fn ed25519_and_eddsa_admit_each_other() {
+    let ctx = RequestContext::default();
+    for (allowed, alg, admitted) in [
+        ("EdDSA", "Ed25519", true),
+        ("Ed25519", "EdDSA", true),
+        ("Ed25519", "Ed25519", true),
+        ("ES256", "Ed25519", false),
+        ("Ed25519", "ES256", false),
+    ] {
+        let v = VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+            .algorithms([allowed])
+            .build()
+            .unwrap();
+        assert_eq!(v.algorithms().len(), 1, "{allowed}");
+        let t = sign(1, json!({"alg": alg, "kid": "k1"}), &claims());
+        let got = v.verify_access_token(&t, &ctx).map(|_| ());
+        if admitted {
+            assert!(got.is_ok(), "{allowed} / {alg}: {got:?}");
+        } else {
+            assert_eq!(
+                got.unwrap_err().reason(),
+                &Reason::AlgorithmNotAllowed,
+                "{allowed} / {alg}"
+            );
+        }
+    }
+}
