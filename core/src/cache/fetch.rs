@@ -47,6 +47,15 @@ pub(crate) enum Step<T> {
     Fetch(HttpRequest),
 }
 
+/// Which request [`KeyFetch::handle_response`] took.
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    /// The discovery document, with its token endpoint as received.
+    Discovery { token_endpoint: Option<String> },
+    /// The JWK Set.
+    KeySet,
+}
+
 /// Why no key could be had. Each flow maps these to its own error type, so verification
 /// and exchange report the same causes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,9 +221,9 @@ impl KeyFetch {
     }
 
     /// Takes the outcome of the request the last poll asked for and records it in the
-    /// caches (which clears the in-flight mark and wakes nothing by itself). Returns the
-    /// discovery document when that was the request, so a flow can read members the caches
-    /// may not keep (with TTL 0).
+    /// caches (which clears the in-flight mark and wakes nothing by itself). Says which
+    /// request it was; for discovery it carries the token endpoint, which a flow reads from
+    /// the document as received (the caches do not keep it with TTL 0).
     ///
     /// # Errors
     /// The typed cause of a failed fetch; [`FetchError::Misuse`] with nothing outstanding.
@@ -225,7 +234,7 @@ impl KeyFetch {
         issuer: &str,
         keys: (&dyn CryptoProvider, &KeySetLimits),
         now: UnixTime,
-    ) -> Result<Option<DiscoveryDocument>, FetchError> {
+    ) -> Result<Fetched, FetchError> {
         match core::mem::replace(&mut self.state, State::Closed) {
             State::ExpectDiscovery { .. } => {
                 let parsed = match outcome {
@@ -239,8 +248,9 @@ impl KeyFetch {
                             local: None,
                             refetched: false,
                         };
-                        caches.finish_discovery(issuer, Some(doc.clone()), now);
-                        Ok(Some(doc))
+                        let token_endpoint = doc.token_endpoint.clone();
+                        caches.finish_discovery(issuer, Some(doc), now);
+                        Ok(Fetched::Discovery { token_endpoint })
                     }
                     Err(e) => {
                         caches.finish_discovery(issuer, None, now);
@@ -267,7 +277,7 @@ impl KeyFetch {
                             local,
                             refetched: true,
                         };
-                        Ok(None)
+                        Ok(Fetched::KeySet)
                     }
                     Err(e) => {
                         caches.finish_jwks(&jwks_uri, None, now);

@@ -31,7 +31,7 @@ pub(crate) mod lru;
 pub(crate) mod replay;
 
 pub use fetch::FetchKey;
-pub(crate) use fetch::{FetchError, KeyFetch, Step};
+pub(crate) use fetch::{FetchError, Fetched, KeyFetch, Step};
 
 use alloc::string::String;
 use core::time::Duration;

@@ -40,7 +40,7 @@ pub use self::response::{AccessToken, IdToken, MAX_EXPIRES_IN, RefreshToken};
 use self::client_auth::ClientAuth;
 use self::params::{FormParams, Telemetry};
 use self::response::TokenResponse;
-use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, Step};
+use crate::cache::{Caches, FetchError, FetchKey, Fetched, KeyFetch, Step};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::ConfigError;
 use crate::domain::{DomainPolicy, Issuer};
@@ -641,8 +641,8 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
             {
                 // Discovery answered: the token endpoint is read from the document as
                 // received (kept for this flow even when caching is off).
-                Ok(Some(doc)) => {
-                    self.state = match doc.token_endpoint.map(|e| self.token_request(&e, now)) {
+                Ok(Fetched::Discovery { token_endpoint }) => {
+                    self.state = match token_endpoint.map(|e| self.token_request(&e, now)) {
                         Some(Ok(request)) => State::Pending(request),
                         Some(Err(e)) => State::Failed(e),
                         None => State::Failed(ExchangeError::Response(
@@ -651,7 +651,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                     };
                 }
                 // The JWK Set answered: the next poll looks for the key again.
-                Ok(None) => {}
+                Ok(Fetched::KeySet) => {}
                 Err(e) => {
                     self.fail(e.into());
                 }
