@@ -89,6 +89,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub(crate) mod authorize;
 pub mod cache;
 pub(crate) mod claims;
 pub(crate) mod config;
@@ -107,6 +108,7 @@ pub mod verify;
 
 // What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
 // RequestContext};` is enough for a verification, and a driver needs nothing else.
+pub use authorize::{Denied, DeniedKind, Policy};
 pub use cache::{CachePolicy, Caches, FetchKey};
 pub use claims::{ClaimError, ClaimRules, Claims};
 pub use config::{

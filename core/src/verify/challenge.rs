@@ -51,6 +51,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// `invalid_dpop_proof` (RFC 9449 section 12.2).
     InvalidDpopProof,
+    /// `insufficient_scope` (RFC 6750 section 3.1): a valid token that does not grant what
+    /// the resource requires.
+    InsufficientScope,
 }
 
 impl ErrorCode {
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::InsufficientScope => "insufficient_scope",
         }
     }
 }
@@ -84,6 +88,7 @@ impl ErrorCode {
 pub struct ChallengeBuilder<'a> {
     mode: DpopMode,
     error: Option<(ErrorCode, &'a str, AuthScheme)>,
+    scope: Option<&'a str>,
     resource_metadata: Option<&'a str>,
     dpop_algs: &'a [Algorithm],
 }
@@ -95,6 +100,7 @@ impl<'a> ChallengeBuilder<'a> {
         Self {
             mode,
             error: None,
+            scope: None,
             resource_metadata: None,
             dpop_algs: DEFAULT_DPOP_ALGS,
         }
@@ -105,6 +111,14 @@ impl<'a> ChallengeBuilder<'a> {
     /// request used the DPoP scheme, the Bearer one otherwise).
     pub const fn error(mut self, code: ErrorCode, description: &'a str, on: AuthScheme) -> Self {
         self.error = Some((code, description, on));
+        self
+    }
+
+    /// Adds `scope="..."` (RFC 6750 section 3: the scopes the resource requires, space
+    /// separated) after the error, on the challenge that carries it. Left out without an
+    /// error or when empty.
+    pub const fn scope(mut self, scope: &'a str) -> Self {
+        self.scope = Some(scope);
         self
     }
 
@@ -167,6 +181,9 @@ impl<'a> ChallengeBuilder<'a> {
             let description = quoted_content(description, MAX_DESCRIPTION_CHARS);
             if !description.is_empty() {
                 params.push(alloc::format!("error_description=\"{description}\""));
+            }
+            if let Some(scope) = self.scope.filter(|s| !s.is_empty()) {
+                params.push(param("scope", scope, None));
             }
         }
     }

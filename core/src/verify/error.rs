@@ -10,6 +10,7 @@ use core::fmt;
 
 use super::challenge::{ChallengeBuilder, ErrorCode};
 use super::dpop::{DpopError, DpopErrorCode};
+use crate::authorize::Denied;
 use crate::claims::ClaimError;
 use crate::config::{DpopMode, ResolverError};
 use crate::discovery::DocumentError;
@@ -53,6 +54,9 @@ pub enum Reason {
     InvalidSignature,
     /// A claim check failed.
     Claims(ClaimError),
+    /// The token is valid but does not satisfy the route's [`Policy`](crate::Policy)
+    /// (403 `insufficient_scope`, RFC 6750 section 3.1).
+    Forbidden(Denied),
     /// The flow was driven out of order (a response with nothing outstanding, a poll after
     /// the end). A bug in the driver.
     Misuse,
@@ -100,6 +104,7 @@ impl fmt::Display for Reason {
             Reason::KeyMismatch(e) => write!(f, "{e}"),
             Reason::InvalidSignature => f.write_str("invalid signature"),
             Reason::Claims(e) => write!(f, "{e}"),
+            Reason::Forbidden(e) => write!(f, "{e}"),
             Reason::Misuse => f.write_str("flow driven out of order"),
         }
     }
@@ -149,6 +154,9 @@ impl VerifyError {
         if has_error {
             builder = builder.error(wire_code(&reason), &description, target);
         }
+        if let Reason::Forbidden(denied) = &reason {
+            builder = builder.scope(denied.required_scope().unwrap_or(""));
+        }
         if let Some(url) = resource_metadata {
             builder = builder.resource_metadata(url);
         }
@@ -171,7 +179,8 @@ impl VerifyError {
         &self.reason
     }
 
-    /// The error code: `verify_access_token_error`, `invalid_request` or `invalid_dpop_proof`.
+    /// The error code: `verify_access_token_error`, `invalid_request`, `invalid_dpop_proof`,
+    /// or `insufficient_scope` for a [`Policy`](crate::Policy) refusal.
     pub fn code(&self) -> &'static str {
         match wire_code(&self.reason) {
             ErrorCode::InvalidToken => "verify_access_token_error",
@@ -182,10 +191,11 @@ impl VerifyError {
     /// The HTTP status to answer with, from the code alone (SPEC section 4): 401 for
     /// `verify_access_token_error` (also an empty token), 400 for `invalid_request` (also
     /// when the challenge carries no `error`, as for a wrong scheme) and
-    /// `invalid_dpop_proof`.
+    /// `invalid_dpop_proof`, 403 for `insufficient_scope`.
     pub fn status(&self) -> u16 {
         match wire_code(&self.reason) {
             ErrorCode::InvalidToken => 401,
+            ErrorCode::InsufficientScope => 403,
             _ => 400,
         }
     }
@@ -203,6 +213,7 @@ impl VerifyError {
 fn wire_code(reason: &Reason) -> ErrorCode {
     match reason {
         Reason::MissingToken => ErrorCode::InvalidToken,
+        Reason::Forbidden(_) => ErrorCode::InsufficientScope,
         Reason::Dpop(e) => match e.code() {
             DpopErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
             DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,

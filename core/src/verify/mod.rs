@@ -36,6 +36,7 @@ use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, ReplayCache, Step};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{IssuerSource, ResolverError, ResolverInput, Verifier};
 use crate::domain::Issuer;
+use crate::extract::AuthScheme;
 use crate::flow::Action;
 use crate::http::HttpOutcome;
 use crate::jose::JoseError;
@@ -168,6 +169,40 @@ impl Verifier {
             }
         };
         Ok(Started::Ready(parsed.into_flow(issuer)))
+    }
+
+    /// Checks verified `claims` against a route's `policy`; `scheme` is the scheme the
+    /// request used (the refusal goes on its challenge).
+    ///
+    /// ```
+    /// use auth0_api::{AuthScheme, Claims, Policy, VerifierConfig};
+    ///
+    /// let verifier = VerifierConfig::new()
+    ///     .domain("example.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .build()?;
+    /// let claims = Claims::from_payload(br#"{"sub":"user|1","scope":"read:orders"}"#, 16)?;
+    /// let policy = Policy::new().all_scopes(["read:orders", "write:orders"]);
+    /// let err = verifier.authorize(&claims, &policy, AuthScheme::Bearer).unwrap_err();
+    /// assert_eq!((err.status(), err.code()), (403, "insufficient_scope"));
+    /// assert_eq!(
+    ///     err.www_authenticate()[0],
+    ///     r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="read:orders write:orders""#,
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`VerifyError`] with [`Reason::Forbidden`]: status 403, code `insufficient_scope`.
+    pub fn authorize(
+        &self,
+        claims: &Claims,
+        policy: &crate::authorize::Policy,
+        scheme: AuthScheme,
+    ) -> Result<(), VerifyError> {
+        policy
+            .check(claims)
+            .map_err(|denied| self.reject(Reason::Forbidden(denied), scheme == AuthScheme::DPoP))
     }
 
     fn reject(&self, reason: Reason, dpop_scheme: bool) -> VerifyError {

@@ -1129,6 +1129,12 @@ fn status_follows_the_code_for_every_reason() {
         (Reason::KeyMismatch(JoseError::AmbiguousKey), TOKEN),
         (Reason::InvalidSignature, TOKEN),
         (Reason::Claims(ClaimError::Expired), TOKEN),
+        (
+            Reason::Forbidden(crate::authorize::Denied::of(
+                crate::authorize::DeniedKind::Claim,
+            )),
+            ("insufficient_scope", 403),
+        ),
         (Reason::Misuse, TOKEN),
     ];
     table.extend(dpop.into_iter().map(|(e, want)| (Reason::Dpop(e), want)));
@@ -1570,4 +1576,74 @@ fn ed25519_and_eddsa_admit_each_other() {
             );
         }
     }
+}
+
+/// A policy refusal is 403 `insufficient_scope` on the challenge of the scheme the request
+/// used, with `scope` only for scope rules, in every DPoP mode.
+#[test]
+fn policy_refusal_challenges() {
+    use crate::authorize::Policy;
+    use crate::extract::AuthScheme;
+    let claims = crate::Claims::from_payload(br#"{"scope":"a","permissions":["p"]}"#, 16).unwrap();
+    let build = |mode| {
+        crate::config::VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api")
+            .dpop(crate::config::DpopOptions {
+                mode,
+                ..Default::default()
+            })
+            .resource_metadata_url("https://api.example/.well-known/oauth-protected-resource")
+            .build()
+            .unwrap()
+    };
+    let rm = r#"resource_metadata="https://api.example/.well-known/oauth-protected-resource""#;
+    let scope_policy = Policy::new().all_scopes(["a", "b\"c"]);
+    let v = build(DpopMode::Allowed);
+    let e = v
+        .authorize(&claims, &scope_policy, AuthScheme::Bearer)
+        .unwrap_err();
+    assert_eq!(
+        e.www_authenticate(),
+        [
+            format!(
+                r#"Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="a b\"c", {rm}"#
+            ),
+            format!(r#"DPoP algs="ES256", {rm}"#),
+        ]
+    );
+    let e = v
+        .authorize(&claims, &scope_policy, AuthScheme::DPoP)
+        .unwrap_err();
+    assert_eq!(
+        e.www_authenticate(),
+        [
+            format!(r#"Bearer realm="api", {rm}"#),
+            format!(
+                r#"DPoP error="insufficient_scope", error_description="insufficient scope", scope="a b\"c", algs="ES256", {rm}"#
+            ),
+        ]
+    );
+    let e = build(DpopMode::Required)
+        .authorize(
+            &claims,
+            &Policy::new().all_permissions(["q"]),
+            AuthScheme::DPoP,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.www_authenticate(),
+        [format!(
+            r#"DPoP error="insufficient_scope", error_description="insufficient permissions", algs="ES256", {rm}"#
+        )]
+    );
+    assert_eq!((e.status(), e.code()), (403, "insufficient_scope"));
+    assert!(
+        v.authorize(
+            &claims,
+            &Policy::new().all_scopes(["a"]),
+            AuthScheme::Bearer
+        )
+        .is_ok()
+    );
 }
