@@ -200,6 +200,27 @@ impl VerifyError {
         }
     }
 
+    /// The error code as HTTP APIs send it (RFC 6750 section 3.1, RFC 9449 section 7.1):
+    /// `invalid_token` where [`code`](Self::code) says `verify_access_token_error`, for a
+    /// response body such as `{"error": "invalid_token", "error_description": "..."}`.
+    ///
+    /// ```
+    /// use auth0_api::{RequestContext, VerifierConfig};
+    /// let verifier = VerifierConfig::new().domain("example.auth0.com").audience("api").build()?;
+    /// let err = verifier.verify_access_token("", &RequestContext::default()).unwrap_err();
+    /// assert_eq!(err.error_code().as_str(), "invalid_token");
+    /// assert_eq!(err.description(), "no access token");
+    /// # Ok::<(), auth0_api::ConfigError>(())
+    /// ```
+    pub fn error_code(&self) -> ErrorCode {
+        wire_code(&self.reason)
+    }
+
+    /// The `error_description` sent to the caller (see [`Reason::public_description`]).
+    pub fn description(&self) -> String {
+        self.reason.public_description()
+    }
+
     /// The `WWW-Authenticate` values to send, in order.
     pub fn www_authenticate(&self) -> &[String] {
         &self.challenges
