@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 mod fixture;
+pub mod trace;
 mod waiters;
 
 pub use fixture::FixtureTransport;
@@ -328,7 +329,9 @@ impl<T> Driver<T> {
             match self.shared.poll(flow)? {
                 Next::Send(request, key) => {
                     let outstanding = Outstanding::new(&self.shared, flow, key);
+                    let (event, started) = (trace::Request::of(&request), Instant::now());
                     let outcome = send(request).await;
+                    event.done(&outcome, started.elapsed());
                     outstanding.answer(outcome);
                 }
                 Next::Wait(ticket) => {
@@ -442,10 +445,13 @@ impl<T: Transport> Client<T> {
     /// The [`VerifyError`] to answer the client with.
     pub fn verify(&self, token: &str, ctx: &RequestContext<'_>) -> Result<Claims, VerifyError> {
         let mut flow = self.verifier.verify_access_token(token, ctx)?;
-        match self.driver.shared.warm(&mut flow) {
-            Some(result) => result,
-            None => self.driver.drive(&mut flow),
-        }
+        let trace = trace::Verification::start(&flow);
+        let (result, hit) = match self.driver.shared.warm(&mut flow) {
+            Some(result) => (result, true),
+            None => (trace.in_scope(|| self.driver.drive(&mut flow)), false),
+        };
+        trace.finish(hit, &result);
+        result
     }
 }
 
@@ -491,10 +497,13 @@ impl<T: AsyncTransport> Client<T> {
     }
 
     async fn finish(&self, mut flow: VerifyAccessToken<'_>) -> Result<Claims, VerifyError> {
-        match self.driver.shared.warm(&mut flow) {
-            Some(result) => result,
-            None => self.driver.drive_async(&mut flow).await,
-        }
+        let trace = trace::Verification::start(&flow);
+        let (result, hit) = match self.driver.shared.warm(&mut flow) {
+            Some(result) => (result, true),
+            None => (trace.run(self.driver.drive_async(&mut flow)).await, false),
+        };
+        trace.finish(hit, &result);
+        result
     }
 }
 

@@ -372,6 +372,16 @@ impl<'a> VerifyAccessToken<'a> {
         &self.token.issuer
     }
 
+    /// The token header's `alg` (already checked against the allowed list).
+    pub fn alg(&self) -> crate::jose::Algorithm {
+        self.token.jws.header().alg
+    }
+
+    /// The token header's `kid`, as sent (untrusted: escape it before logging it).
+    pub fn kid(&self) -> Option<&str> {
+        self.token.jws.header().kid.as_deref()
+    }
+
     /// Advances the flow.
     ///
     /// # Errors
