@@ -31,7 +31,7 @@ type Predicate = Arc<dyn Fn(&Claims) -> bool + Send + Sync>;
 ///
 /// Scopes come from the `scope` claim (a space-separated string, RFC 9068 section 2.2.3),
 /// permissions from Auth0's RBAC `permissions` claim (an array of strings). A claim of the
-/// wrong type fails the rule that reads it.
+/// wrong type fails the rule that reads it, and an empty scope is never granted.
 ///
 /// ```
 /// use auth0_api::{Claims, Policy};
@@ -78,7 +78,7 @@ impl Policy {
     pub fn all_scopes<I, S>(self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         self.with(Rule::Scopes {
             all: true,
@@ -91,7 +91,7 @@ impl Policy {
     pub fn any_scope<I, S>(self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         self.with(Rule::Scopes {
             all: false,
@@ -103,7 +103,7 @@ impl Policy {
     pub fn all_permissions<I, S>(self, permissions: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         self.with(Rule::Permissions {
             all: true,
@@ -116,7 +116,7 @@ impl Policy {
     pub fn any_permission<I, S>(self, permissions: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         self.with(Rule::Permissions {
             all: false,
@@ -137,7 +137,7 @@ impl Policy {
     pub fn claim_includes<I, S>(self, name: impl Into<String>, values: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         self.with(Rule::ClaimIncludes {
             name: name.into(),
@@ -200,9 +200,12 @@ fn quantifier(all: bool) -> &'static str {
 fn strings<I, S>(values: I) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
-    S: Into<String>,
+    S: AsRef<str>,
 {
-    values.into_iter().map(Into::into).collect()
+    values
+        .into_iter()
+        .map(|v| String::from(v.as_ref()))
+        .collect()
 }
 
 impl Rule {
@@ -211,7 +214,7 @@ impl Rule {
             Rule::Scopes { all, values } => {
                 // A `scope` of another type grants nothing.
                 let granted = claims.scope().ok().flatten().unwrap_or("");
-                let has = |s: &String| granted.split(' ').any(|g| g == s);
+                let has = |s: &String| words(granted).any(|g| g == s);
                 quantify(*all, values, has)
             }
             Rule::Permissions { all, values } => {
@@ -228,9 +231,9 @@ impl Rule {
                 Some(Value::Array(items)) => values
                     .iter()
                     .all(|v| items.iter().any(|i| i.as_str() == Some(v.as_str()))),
-                Some(Value::String(words)) => values
-                    .iter()
-                    .all(|v| words.split(' ').any(|w| w == v.as_str())),
+                Some(Value::String(text)) => {
+                    values.iter().all(|v| words(&text).any(|w| w == v.as_str()))
+                }
                 _ => false,
             },
             Rule::Predicate(predicate) => predicate(claims),
@@ -247,6 +250,12 @@ impl Rule {
             _ => Denied::of(DeniedKind::Claim),
         })
     }
+}
+
+/// The space-separated words of `text`; runs of spaces make no empty word, so an empty
+/// required scope is never granted.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(' ').filter(|w| !w.is_empty())
 }
 
 /// `all` (or any) of `values` satisfy `has`; "any of nothing" is false.

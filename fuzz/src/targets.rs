@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use auth0_api::cache::{ReplayCache, ReplayKey};
-use auth0_api::{ClaimRules, Claims};
+use auth0_api::{ClaimRules, Claims, DeniedKind, Policy};
 use auth0_api::{DpopMode, Verifier, VerifierConfig};
 use auth0_api::internals::{check_https_url, parse_discovery};
 use auth0_api::Issuer;
@@ -65,6 +65,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("token_response", token_response),
     ("extract", extract),
     ("numeric_date", numeric_date),
+    ("policy", policy),
 ];
 
 /// The tenant every target assumes.
@@ -2353,5 +2354,67 @@ pub fn extract(data: &[u8]) {
     assert_eq!(
         extract_token_from_request(&http_request),
         extract_token(headers, request.query.as_deref(), body)
+    );
+}
+
+/// Authorization over untrusted claims: never panics, and agrees with a model computed from a
+/// tree parse of the same payload, for scopes, permissions, equality and inclusion.
+pub fn policy(data: &[u8]) {
+    let Ok(claims) = Claims::from_payload(data, DEFAULT_MAX_DEPTH) else {
+        return;
+    };
+    let tree = auth0_api::internals::json::parse_object(data, DEFAULT_MAX_DEPTH).unwrap();
+    let words = |name: &str| -> Option<Vec<String>> {
+        match tree.get(name)? {
+            Value::String(s) => Some(
+                s.split(' ').filter(|w| !w.is_empty()).map(String::from).collect(),
+            ),
+            _ => None,
+        }
+    };
+    let strings = |name: &str| -> Option<Vec<String>> {
+        match tree.get(name)? {
+            Value::Array(items) => Some(
+                items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            ),
+            _ => None,
+        }
+    };
+    let wanted = ["read", "write", ""];
+    let scopes = words("scope").unwrap_or_default();
+    let permissions = strings("permissions").unwrap_or_default();
+    for n in 0..=wanted.len() {
+        let want = &wanted[..n];
+        let all = |have: &[String]| want.iter().all(|w| have.iter().any(|h| h == w));
+        let any = |have: &[String]| want.iter().any(|w| have.iter().any(|h| h == w));
+        assert_eq!(Policy::new().all_scopes(want).check(&claims).is_ok(), all(&scopes));
+        assert_eq!(Policy::new().any_scope(want).check(&claims).is_ok(), any(&scopes));
+        assert_eq!(
+            Policy::new().all_permissions(want).check(&claims).is_ok(),
+            all(&permissions)
+        );
+        assert_eq!(
+            Policy::new().any_permission(want).check(&claims).is_ok(),
+            any(&permissions)
+        );
+        let includes = words("roles").or_else(|| strings("roles"));
+        assert_eq!(
+            Policy::new().claim_includes("roles", want).check(&claims).is_ok(),
+            includes.is_some_and(|have| all(&have))
+        );
+        if let Err(denied) = Policy::new().all_scopes(want).check(&claims) {
+            assert_eq!(denied.kind(), DeniedKind::Scope);
+            assert_eq!(denied.required_scope().unwrap_or(""), want.join(" "));
+        }
+    }
+    for (name, value) in &tree {
+        assert!(Policy::new().claim_equals(name.as_str(), value.clone()).check(&claims).is_ok());
+    }
+    assert!(
+        Policy::new()
+            .claim_equals("org", "o")
+            .check(&claims)
+            .is_ok()
+            == (tree.get("org") == Some(&json!("o")))
     );
 }
