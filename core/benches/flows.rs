@@ -327,6 +327,7 @@ fn drive_exchange(
                 flow.handle_response(caches, Ok(HttpResponse::json(body)), NOW);
             }
             Action::Wait(key) => panic!("unexpected wait for {key:?}"),
+            Action::CheckReplay(check) => panic!("unexpected replay check {check:?}"),
             Action::Done(set) => return set,
         }
     }

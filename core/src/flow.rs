@@ -1,5 +1,6 @@
 //! The contract every flow keeps: [`Action`] and [`FetchKey`].
 
+use crate::cache::{ReplayCheck, ReplayOutcome};
 use crate::http::HttpRequest;
 
 pub(crate) use crate::cache::FetchKey;
@@ -17,6 +18,13 @@ pub enum Action<T> {
     /// until that fetch completes (or a short while) and then `poll` again; it MUST NOT send
     /// a request for it.
     Wait(FetchKey),
+    /// Only with an [external replay check](crate::Caches::with_external_replay): the DPoP
+    /// proof passed every other check, and its key must now be checked and inserted in the
+    /// shared replay store (atomically), to be remembered through
+    /// [`ReplayCheck::until`]. The driver MUST hand the store's answer to
+    /// [`Flow::handle_replay`] before the next `poll`; a driver without a store answers
+    /// [`ReplayOutcome::Unavailable`].
+    CheckReplay(ReplayCheck),
     /// The flow is finished with this result; further polls return an error.
     Done(T),
 }
@@ -25,7 +33,7 @@ pub enum Action<T> {
 ///
 /// ```
 /// use auth0_api::Caches;
-/// use auth0_api::{Action, Flow};
+/// use auth0_api::{Action, Flow, ReplayOutcome};
 /// use auth0_api::{HttpOutcome, HttpRequest};
 /// use auth0_api::UnixTime;
 ///
@@ -42,6 +50,8 @@ pub enum Action<T> {
 ///                 flow.handle_response(caches, outcome, now());
 ///             }
 ///             Action::Wait(_) => { /* wait for the other fetch, then poll again */ }
+///             // No store here: refuse rather than accept a proof that may be replayed.
+///             Action::CheckReplay(_) => flow.handle_replay(ReplayOutcome::Unavailable),
 ///             Action::Done(output) => return Ok(output),
 ///         }
 ///     }
@@ -70,6 +80,11 @@ pub trait Flow {
         outcome: crate::http::HttpOutcome,
         now: crate::time::UnixTime,
     );
+
+    /// Takes the replay store's answer to the [`Action::CheckReplay`] the last `poll` gave.
+    /// Never fails by itself: an answer nothing asked for makes the next `poll` fail (a
+    /// misuse), and the flow's own answer to the outcome comes from that `poll`.
+    fn handle_replay(&mut self, outcome: ReplayOutcome);
 
     /// The cache slot the outstanding request fills (a discovery document or a JWK Set),
     /// if it fills one: a driver wakes the flows waiting for this key once it handed the

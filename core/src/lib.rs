@@ -18,10 +18,14 @@
 //!     match flow.poll(&mut caches, now())? {
 //!         Action::NeedHttp(request) => flow.handle_response(&mut caches, send(request), now()),
 //!         Action::Wait(key) => wait_until_fetched(key),          // another flow is fetching it
+//!         Action::CheckReplay(check) => flow.handle_replay(store.check_and_insert(check)),
 //!         Action::Done(claims) => break claims,
 //!     }
 //! }
 //! ```
+//!
+//! `CheckReplay` comes only when the caches were built with an external DPoP replay check
+//! ([`Caches::with_external_replay`]): a store shared by many processes, such as Redis.
 //!
 //! # Example
 //! The everyday types are at the crate root:
@@ -109,7 +113,7 @@ pub mod verify;
 // What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
 // RequestContext};` is enough for a verification, and a driver needs nothing else.
 pub use authorize::{Denied, DeniedKind, Policy};
-pub use cache::{CachePolicy, Caches, FetchKey};
+pub use cache::{CachePolicy, Caches, FetchKey, ReplayCheck, ReplayOutcome};
 pub use claims::{ClaimError, ClaimRules, Claims};
 pub use config::{
     ConfigError, DomainResolver, DpopMode, DpopOptions, MAX_WINDOW, ResolverError, ResolverInput,

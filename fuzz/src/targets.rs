@@ -819,6 +819,9 @@ pub fn verify_flow(data: &[u8]) {
                         flow.handle_response(&mut caches, answer, now);
                     }
                     Ok(Action::Wait(key)) => panic!("a lone flow waits for {key:?}"),
+                    Ok(Action::CheckReplay(check)) => {
+                        panic!("no external replay check was configured: {check:?}")
+                    }
                     Ok(Action::Done(claims)) => break Ok(claims),
                 }
             }

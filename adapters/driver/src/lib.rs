@@ -11,7 +11,10 @@
 //! - a request whose driver is cancelled (a dropped future, a panicking transport) is
 //!   abandoned: its in-flight mark is cleared at once, so the flows waiting for it fetch it
 //!   themselves instead of stalling for the cache's `fetch_timeout`;
-//! - the clock and the client options are here, once.
+//! - the clock and the client options are here, once;
+//! - with a [`ReplayStore`] ([`Client::with_replay_store`]), DPoP proofs are checked for
+//!   replay in a store every instance shares (Redis, in `auth0-api-redis`) instead of in
+//!   process memory.
 //!
 //! An adapter implements one trait, [`Transport`] (blocking) or [`AsyncTransport`], which
 //! sends one [`HttpRequest`] and returns an [`HttpOutcome`]:
@@ -57,7 +60,7 @@ pub use fixture::FixtureTransport;
 
 use std::fmt;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -70,6 +73,7 @@ use auth0_api::verify::{Started, VerifyAccessToken};
 use auth0_api::{Action, Flow};
 use auth0_api::{FetchKey, UnixTime};
 use auth0_api::{HttpOutcome, HttpRequest};
+use auth0_api::{ReplayCheck, ReplayOutcome};
 use auth0_api::{ResolverError, ResolverInput, Verifier};
 
 use crate::waiters::{Ticket, Waiters};
@@ -105,6 +109,66 @@ pub trait AsyncDomainResolver: Send + Sync {
         &'a self,
         input: ResolverInput<'a>,
     ) -> impl Future<Output = Result<Vec<String>, ResolverError>> + Send + 'a;
+}
+
+/// What [`ReplayStore::check_and_insert`] returns: a boxed future, so that a client can hold
+/// any store.
+pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = ReplayOutcome> + Send + 'a>>;
+
+/// A DPoP replay store shared by every instance of an API (RFC 9449 section 11.1): answers
+/// the core's [`Action::CheckReplay`] for both the blocking and the async driver (see
+/// [`Client::with_replay_store`]).
+///
+/// `auth0-api-redis` implements it on Redis. The future is polled by whichever driver runs
+/// the verification: by the caller's executor in [`Client::verify_async`], by a parking
+/// loop on the caller's thread in [`Client::verify`]. A store that needs a runtime of its
+/// own must run its I/O there and only await the result here.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use std::sync::Mutex;
+/// use auth0_api::{ReplayCheck, ReplayOutcome, UnixTime};
+/// use auth0_api::cache::ReplayKey;
+/// use auth0_api_driver::{ReplayFuture, ReplayStore};
+///
+/// /// One process only, and it never forgets: a sketch, not a store to deploy.
+/// #[derive(Default)]
+/// struct Seen(Mutex<HashSet<[u8; 32]>>);
+///
+/// impl ReplayStore for Seen {
+///     fn check_and_insert(&self, check: ReplayCheck, _now: UnixTime) -> ReplayFuture<'_> {
+///         let Ok(mut seen) = self.0.lock() else {
+///             return Box::pin(async { ReplayOutcome::Unavailable });
+///         };
+///         let outcome = if seen.insert(*check.key().as_bytes()) {
+///             ReplayOutcome::FirstSeen
+///         } else {
+///             ReplayOutcome::SeenBefore
+///         };
+///         Box::pin(async move { outcome })
+///     }
+/// }
+///
+/// let store = Seen::default();
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// let check = ReplayCheck::new(ReplayKey::new("jkt", "jti"), now);
+/// let first = store.check_and_insert(check, now);
+/// # let block_on = |f: ReplayFuture<'_>| {
+/// #     use std::task::{Context, Poll, Waker};
+/// #     let mut f = f;
+/// #     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) { Poll::Ready(o) => o, _ => unreachable!() }
+/// # };
+/// assert_eq!(block_on(first), ReplayOutcome::FirstSeen);
+/// assert_eq!(block_on(store.check_and_insert(check, now)), ReplayOutcome::SeenBefore);
+/// ```
+pub trait ReplayStore: Send + Sync {
+    /// Checks and inserts `check`'s key in one atomic step, to be kept through
+    /// [`check.until()`](ReplayCheck::until) (for `check.ttl(now)` from `now`, the driver's
+    /// clock): [`ReplayOutcome::FirstSeen`] when it was not held,
+    /// [`ReplayOutcome::SeenBefore`] when it was, [`ReplayOutcome::Unavailable`] when the
+    /// store cannot tell (the request is then refused with HTTP 503), unless the store is
+    /// configured to fail open.
+    fn check_and_insert(&self, check: ReplayCheck, now: UnixTime) -> ReplayFuture<'_>;
 }
 
 /// How a client connects: read by the HTTP adapters when they build their transport, and
@@ -222,6 +286,7 @@ impl Shared {
         Ok(match flow.poll(&mut caches, self.now())? {
             Action::NeedHttp(request) => Next::Send(request, flow.fetching()),
             Action::Wait(key) => Next::Wait(self.waiters.ticket(key)),
+            Action::CheckReplay(check) => Next::CheckReplay(check),
             Action::Done(output) => Next::Done(output),
         })
     }
@@ -236,6 +301,7 @@ impl Shared {
 enum Next<T> {
     Send(HttpRequest, Option<FetchKey>),
     Wait(Ticket),
+    CheckReplay(ReplayCheck),
     Done(T),
 }
 
@@ -289,6 +355,8 @@ impl<F: Flow> Drop for Outstanding<'_, F> {
 pub struct Driver<T> {
     shared: Shared,
     transport: T,
+    /// The shared DPoP replay store, if any.
+    replay: Option<Arc<dyn ReplayStore>>,
 }
 
 impl<T> Driver<T> {
@@ -302,7 +370,27 @@ impl<T> Driver<T> {
         Self {
             shared: Shared::new(caches, Box::new(clock)),
             transport,
+            replay: None,
         }
+    }
+
+    /// Checks DPoP proofs for replay in `store`, shared with other instances, instead of in
+    /// process memory: the caches are switched to an
+    /// [external replay check](Caches::with_external_replay) (replacing any in-memory
+    /// [`ReplayCache`](auth0_api::cache::ReplayCache)), and every
+    /// [`Action::CheckReplay`] is answered by `store`.
+    ///
+    /// Without a store, a driver whose caches were built with an external check answers
+    /// every check [`ReplayOutcome::Unavailable`] (HTTP 503): it fails closed.
+    #[must_use]
+    pub fn with_replay_store(mut self, store: impl ReplayStore + 'static) -> Self {
+        self.shared
+            .caches
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_external_replay();
+        self.replay = Some(Arc::new(store));
+        self
     }
 
     /// The transport.
@@ -337,6 +425,15 @@ impl<T> Driver<T> {
                 Next::Wait(ticket) => {
                     let deadline = Instant::now() + self.shared.wait_limit;
                     self.shared.waiters.wait(ticket, deadline).await;
+                }
+                // No lock is held: the store may take a network round trip. Cancelled here,
+                // the flow is dropped with nothing of the caches to give back.
+                Next::CheckReplay(check) => {
+                    let outcome = match &self.replay {
+                        Some(store) => store.check_and_insert(check, self.shared.now()).await,
+                        None => ReplayOutcome::Unavailable,
+                    };
+                    flow.handle_replay(outcome);
                 }
                 Next::Done(output) => return Ok(output),
             }
@@ -435,6 +532,16 @@ impl<T> Client<T> {
     /// it (a token exchange, say).
     pub fn driver(&self) -> &Driver<T> {
         &self.driver
+    }
+
+    /// Checks DPoP proofs for replay in `store`, shared by every instance of the API,
+    /// instead of in process memory (see [`Driver::with_replay_store`]). Bearer tokens never
+    /// reach the store; a DPoP proof reaches it only after the token and the proof passed
+    /// every other check.
+    #[must_use]
+    pub fn with_replay_store(mut self, store: impl ReplayStore + 'static) -> Self {
+        self.driver = self.driver.with_replay_store(store);
+        self
     }
 }
 

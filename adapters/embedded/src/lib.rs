@@ -151,7 +151,11 @@ where
 ///
 /// Each `NeedHttp` request is sent exactly once and its outcome fed back before the next
 /// poll. An `Action::Wait` (a stale in-flight mark: see the [crate docs](crate)) is answered
-/// with a transport failure, which the flow turns into its sticky error.
+/// with a transport failure, which the flow turns into its sticky error. An
+/// `Action::CheckReplay` (caches built with an external DPoP replay check, which a single
+/// embedded device has no store for) is answered `ReplayOutcome::Unavailable`: the proof is
+/// refused with HTTP 503 rather than accepted unchecked. Keep an in-memory replay cache in
+/// the caches instead.
 ///
 /// # Errors
 /// The flow's error.
@@ -184,6 +188,7 @@ where
                 let outcome = Err(TransportError::new(TransportErrorKind::Unavailable));
                 flow.handle_response(caches, outcome, clock.now());
             }
+            Action::CheckReplay(_) => flow.handle_replay(auth0_api::ReplayOutcome::Unavailable),
             Action::Done(output) => return Ok(output),
         }
     }

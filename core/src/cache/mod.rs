@@ -43,7 +43,7 @@ use crate::time::UnixTime;
 pub(crate) use entry::Entry;
 pub(crate) use jwks::KeyLookup;
 pub(crate) use lru::Lru;
-pub use replay::{ReplayCache, ReplayError, ReplayKey};
+pub use replay::{ReplayCache, ReplayCheck, ReplayError, ReplayKey, ReplayOutcome};
 
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,18 @@ pub struct Caches {
     policy: CachePolicy,
     discovery: Lru<Entry<DiscoveryDocument>>,
     jwks: Lru<Entry<JwkSet>>,
-    replay: Option<ReplayCache>,
+    replay: Replay,
+}
+
+/// Where the DPoP `jti` replay check happens.
+#[derive(Debug)]
+enum Replay {
+    /// Nowhere: a proof can be replayed within its window.
+    Off,
+    /// In this process ([`Caches::with_replay_cache`]).
+    Local(ReplayCache),
+    /// In a store the driver asks ([`Caches::with_external_replay`]).
+    External,
 }
 
 impl Caches {
@@ -147,25 +158,55 @@ impl Caches {
             policy,
             discovery: Lru::new(policy.max_entries),
             jwks: Lru::new(policy.max_entries),
-            replay: None,
+            replay: Replay::Off,
         }
     }
 
-    /// Adds a DPoP `jti` replay cache (RFC 9449 section 11.1). Without one, a captured proof
-    /// can be replayed within its `iat` window.
+    /// Adds a DPoP `jti` replay cache (RFC 9449 section 11.1), in this process. Without one
+    /// (or an [external check](Self::with_external_replay)), a captured proof can be replayed
+    /// within its `iat` window. Replaces an external check.
     pub fn with_replay_cache(mut self, replay: ReplayCache) -> Self {
-        self.replay = Some(replay);
+        self.replay = Replay::Local(replay);
         self
     }
 
-    /// The DPoP replay cache, if kept.
-    pub fn replay_mut(&mut self) -> Option<&mut ReplayCache> {
-        self.replay.as_mut()
+    /// Checks DPoP proofs for replay in a store shared by every process (Redis, say) instead
+    /// of in this process; replaces an in-memory [`ReplayCache`].
+    ///
+    /// A verification of a DPoP proof then stops, after every other check passed, at
+    /// [`Action::CheckReplay`](crate::Action::CheckReplay): the driver asks its store to
+    /// check and insert the [`ReplayCheck`]'s key and hands the [`ReplayOutcome`] to
+    /// [`Flow::handle_replay`](crate::Flow::handle_replay). Bearer tokens never stop there.
+    /// A driver that has no store MUST answer [`ReplayOutcome::Unavailable`].
+    pub fn with_external_replay(mut self) -> Self {
+        self.set_external_replay();
+        self
     }
 
-    /// Whether a DPoP replay cache is kept.
+    /// Makes the replay check external in place (see
+    /// [`with_external_replay`](Self::with_external_replay)), for a driver that is given a
+    /// store after its caches were built.
+    pub fn set_external_replay(&mut self) {
+        self.replay = Replay::External;
+    }
+
+    /// The DPoP replay cache, if kept in this process.
+    pub fn replay_mut(&mut self) -> Option<&mut ReplayCache> {
+        match &mut self.replay {
+            Replay::Local(cache) => Some(cache),
+            Replay::Off | Replay::External => None,
+        }
+    }
+
+    /// Whether a DPoP replay cache is kept in this process.
     pub fn has_replay_cache(&self) -> bool {
-        self.replay.is_some()
+        matches!(self.replay, Replay::Local(_))
+    }
+
+    /// Whether DPoP proofs are checked for replay by the driver's store
+    /// ([`with_external_replay`](Self::with_external_replay)).
+    pub fn has_external_replay(&self) -> bool {
+        matches!(self.replay, Replay::External)
     }
 
     /// The key for `header` from the JWK Set at `jwks_uri` at `now`, marking the set most
@@ -189,7 +230,11 @@ impl Caches {
     ) -> (KeyLookup<'_>, Option<&mut ReplayCache>) {
         self.jwks.touch(jwks_uri);
         let lookup = jwks::lookup(self.jwks.get(jwks_uri), &self.policy, header, now);
-        (lookup, self.replay.as_mut())
+        let replay = match &mut self.replay {
+            Replay::Local(cache) => Some(cache),
+            Replay::Off | Replay::External => None,
+        };
+        (lookup, replay)
     }
 
     /// The policy.

@@ -83,6 +83,80 @@ impl core::fmt::Debug for ReplayKey {
     }
 }
 
+/// What a flow asks its driver when the DPoP replay check is external
+/// ([`Caches::with_external_replay`](crate::cache::Caches::with_external_replay)): remember
+/// [`key`](Self::key) through [`until`](Self::until), and say whether it was already held.
+///
+/// It comes in [`Action::CheckReplay`](crate::Action::CheckReplay), after the access token's
+/// signature and claims and the whole DPoP proof have been verified, so only fully valid
+/// proofs ever reach the store. The answer goes to the flow's
+/// [`handle_replay`](crate::Flow::handle_replay) as a [`ReplayOutcome`].
+///
+/// The check MUST be atomic across every process sharing the store (one check-and-insert,
+/// such as Redis `SET key 1 NX PX ttl`): two concurrent checks of one key must not both see
+/// it as new.
+///
+/// ```
+/// use core::time::Duration;
+/// use auth0_api::cache::{ReplayCheck, ReplayKey};
+/// use auth0_api::UnixTime;
+///
+/// let now = UnixTime::from_secs(1_700_000_000);
+/// let check = ReplayCheck::new(ReplayKey::new("jkt", "jti-1"), now.saturating_add(Duration::from_secs(330)));
+/// assert_eq!(check.until(), UnixTime::from_secs(1_700_000_330));
+/// // Held through the last second of the window.
+/// assert_eq!(check.ttl(now), Duration::from_secs(331));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayCheck {
+    key: ReplayKey,
+    until: UnixTime,
+}
+
+impl ReplayCheck {
+    /// A check of `key`, to be remembered through `until` (inclusive).
+    pub const fn new(key: ReplayKey, until: UnixTime) -> Self {
+        Self { key, until }
+    }
+
+    /// The hashed `(jkt, jti)` key (see [`ReplayKey`]).
+    pub const fn key(&self) -> &ReplayKey {
+        &self.key
+    }
+
+    /// The last instant (whole seconds, inclusive) at which the proof could still be
+    /// accepted: `now + iat_offset + iat_leeway` at the check, like the in-memory
+    /// [`ReplayCache`]'s lifetime.
+    pub const fn until(&self) -> UnixTime {
+        self.until
+    }
+
+    /// How long a store holding the key from `now` must keep it: through the whole second
+    /// `until`, so `until - now + 1 s` (1 s when `until` has passed). Never zero.
+    pub const fn ttl(&self, now: UnixTime) -> Duration {
+        self.until
+            .saturating_duration_since(now)
+            .saturating_add(Duration::from_secs(1))
+    }
+}
+
+/// A replay store's answer to a [`ReplayCheck`], handed to
+/// [`Flow::handle_replay`](crate::Flow::handle_replay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReplayOutcome {
+    /// The key was not held; it is now, until the check's `until`. The proof is accepted.
+    FirstSeen,
+    /// The key was held: the proof was used before. Refused as
+    /// [`DpopError::Replayed`](crate::verify::dpop::DpopError::Replayed), as with the
+    /// in-memory cache.
+    SeenBefore,
+    /// The store could not answer (unreachable, timed out, an unexpected reply). Refused with
+    /// [`Reason::ReplayStoreUnavailable`](crate::Reason::ReplayStoreUnavailable) (HTTP 503),
+    /// not as an invalid token: the request may be retried. A store configured to fail open
+    /// answers [`FirstSeen`](Self::FirstSeen) instead.
+    Unavailable,
+}
+
 /// A bounded set of recently seen DPoP proofs (RFC 9449 section 11.1), with a quota per
 /// proof key.
 ///

@@ -842,6 +842,11 @@ impl<T: ExchangeOutput> crate::flow::Flow for ExchangeToken<'_, T> {
         ExchangeToken::fetching(self)
     }
 
+    /// An exchange never asks for a replay check: an answer is a misuse.
+    fn handle_replay(&mut self, _outcome: crate::cache::ReplayOutcome) {
+        self.fail(ExchangeError::Misuse);
+    }
+
     fn abandon(&mut self, caches: &mut Caches) {
         ExchangeToken::abandon(self, caches);
     }

@@ -101,6 +101,7 @@ fn drive<T: ExchangeOutput>(
                 flow.handle_response(caches, Ok(response), now);
             }
             Ok(Action::Wait(_)) => panic!("wait"),
+            Ok(Action::CheckReplay(_)) => panic!("an exchange asked for a replay check"),
             Ok(Action::Done(t)) => return (Ok(t), log),
         }
     }

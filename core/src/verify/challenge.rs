@@ -54,6 +54,9 @@ pub enum ErrorCode {
     /// `insufficient_scope` (RFC 6750 section 3.1): a valid token that does not grant what
     /// the resource requires.
     InsufficientScope,
+    /// `temporarily_unavailable` (RFC 6749 section 4.1.2.1): the server could not finish,
+    /// the client may retry. For response bodies: its challenge carries no `error`.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -64,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }

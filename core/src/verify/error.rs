@@ -60,6 +60,11 @@ pub enum Reason {
     /// The flow was driven out of order (a response with nothing outstanding, a poll after
     /// the end). A bug in the driver.
     Misuse,
+    /// The shared DPoP replay store could not say whether the proof was used before
+    /// (unreachable, timed out, an unexpected reply): the request is refused, failing closed,
+    /// with HTTP 503 and code `replay_store_unavailable`, not as an invalid token. Only with
+    /// an [external replay check](crate::Caches::with_external_replay).
+    ReplayStoreUnavailable,
 }
 
 impl From<DpopError> for Reason {
@@ -106,6 +111,7 @@ impl fmt::Display for Reason {
             Reason::Claims(e) => write!(f, "{e}"),
             Reason::Forbidden(e) => write!(f, "{e}"),
             Reason::Misuse => f.write_str("flow driven out of order"),
+            Reason::ReplayStoreUnavailable => f.write_str("dpop replay store unavailable"),
         }
     }
 }
@@ -139,7 +145,8 @@ impl VerifyError {
         resource_metadata: Option<&str>,
     ) -> Self {
         let has_error = match &reason {
-            Reason::MissingToken => false,
+            // Nothing is wrong with the credentials: a bare challenge, as for no token.
+            Reason::MissingToken | Reason::ReplayStoreUnavailable => false,
             Reason::Dpop(e) => e.challenge_has_error(),
             _ => true,
         };
@@ -180,8 +187,12 @@ impl VerifyError {
     }
 
     /// The error code: `verify_access_token_error`, `invalid_request`, `invalid_dpop_proof`,
-    /// or `insufficient_scope` for a [`Policy`](crate::Policy) refusal.
+    /// `insufficient_scope` for a [`Policy`](crate::Policy) refusal, or
+    /// `replay_store_unavailable` when the shared DPoP replay store could not answer.
     pub fn code(&self) -> &'static str {
+        if self.reason == Reason::ReplayStoreUnavailable {
+            return "replay_store_unavailable";
+        }
         match wire_code(&self.reason) {
             ErrorCode::InvalidToken => "verify_access_token_error",
             other => other.as_str(),
@@ -191,11 +202,14 @@ impl VerifyError {
     /// The HTTP status to answer with, from the code alone (SPEC section 4): 401 for
     /// `verify_access_token_error` (also an empty token), 400 for `invalid_request` (also
     /// when the challenge carries no `error`, as for a wrong scheme) and
-    /// `invalid_dpop_proof`, 403 for `insufficient_scope`.
+    /// `invalid_dpop_proof`, 403 for `insufficient_scope`, 503 for `replay_store_unavailable`
+    /// (the verifier could not finish, the client may retry: its challenge carries no
+    /// `error`).
     pub fn status(&self) -> u16 {
         match wire_code(&self.reason) {
             ErrorCode::InvalidToken => 401,
             ErrorCode::InsufficientScope => 403,
+            ErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -235,6 +249,7 @@ fn wire_code(reason: &Reason) -> ErrorCode {
     match reason {
         Reason::MissingToken => ErrorCode::InvalidToken,
         Reason::Forbidden(_) => ErrorCode::InsufficientScope,
+        Reason::ReplayStoreUnavailable => ErrorCode::TemporarilyUnavailable,
         Reason::Dpop(e) => match e.code() {
             DpopErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
             DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,

@@ -3,12 +3,18 @@
 //! ```text
 //!  verify_access_token ──(pre-network checks: scheme, shape, alg, issuer allowlist)──┐
 //!                                                                                    │
-//!   the key (discovery -> JWKS -> key, through the shared caches) ──> signature, claims, DPoP ──> Done
+//!   the key (discovery -> JWKS -> key, through the shared caches) ──> signature, claims, DPoP ──┐
+//!                                                                                                │
+//!   [external replay check only] CheckReplay ──(first seen / seen before / unavailable)──> Done <─┘
 //! ```
 //!
 //! Finding the key is the cache protocol every flow shares (the crate's key-fetch
 //! sub-machine): a cached key, a wait for another flow's fetch, a refusal within the failure
 //! cooldown, or a discovery or JWKS request, with one refetch for an unknown `kid`.
+//!
+//! With an [external replay check](crate::Caches::with_external_replay), a verified DPoP
+//! proof stops the flow at [`Action::CheckReplay`] after every other check passed: the
+//! driver's store answers through [`VerifyAccessToken::handle_replay`].
 //!
 //! Methods: [`VerifyAccessToken::poll`] gives the next [`Action`];
 //! [`VerifyAccessToken::handle_response`] takes the outcome of the request it asked for;
@@ -32,7 +38,10 @@ use self::context::RequestContext;
 use self::dpop::{Binding, DpopParams, ProofInput, Scheme};
 use self::error::{Reason, VerifyError};
 use crate::cache::jwks::KeyLookup;
-use crate::cache::{Caches, FetchError, FetchKey, KeyFetch, ReplayCache, Step};
+use crate::cache::{
+    Caches, FetchError, FetchKey, KeyFetch, ReplayCache, ReplayCheck, ReplayKey, ReplayOutcome,
+    Step,
+};
 use crate::claims::{ClaimError, ClaimRules, Claims};
 use crate::config::{IssuerSource, ResolverError, ResolverInput, Verifier};
 use crate::domain::Issuer;
@@ -333,6 +342,12 @@ impl<'a> Parsed<'a> {
 enum State {
     /// Finding the key (the embedded [`KeyFetch`] knows how far it got).
     Active,
+    /// Every check passed but the external replay check: waiting for the store's answer
+    /// (`None` until [`VerifyAccessToken::handle_replay`] gives it).
+    CheckingReplay {
+        claims: Claims,
+        answer: Option<ReplayOutcome>,
+    },
     /// Done.
     Finished,
     /// Failed; every later poll gives this error.
@@ -397,6 +412,7 @@ impl<'a> VerifyAccessToken<'a> {
             State::Finished => return Err(self.fail(Reason::Misuse)),
             State::Active if self.keys.is_outstanding() => return Err(self.fail(Reason::Misuse)),
             State::Active => {}
+            State::CheckingReplay { .. } => return self.replay_answered(),
         }
         let issuer = self.token.issuer.as_str();
         if self.keys.needs_discovery() {
@@ -414,17 +430,60 @@ impl<'a> VerifyAccessToken<'a> {
             Ok(Step::Fetch(request)) => return Ok(Action::NeedHttp(request)),
             Err(e) => return Err(self.fail(e.into())),
         }
+        let external = caches.has_external_replay();
         // One lookup, which also marks the set most recently used.
         let outcome = match self.keys.key(caches, self.token.jws.header(), now) {
-            Some((key, replay)) => self.token.finish(key, replay, now),
+            Some((key, replay)) => self.token.finish(key, replay, external, now),
             None => Err(Reason::UnknownKid),
         };
         match outcome {
-            Ok(claims) => {
+            Ok(Checked::Done(claims)) => {
                 self.state = State::Finished;
                 Ok(Action::Done(claims))
             }
+            Ok(Checked::Replay(claims, check)) => {
+                self.state = State::CheckingReplay {
+                    claims,
+                    answer: None,
+                };
+                Ok(Action::CheckReplay(check))
+            }
             Err(reason) => Err(self.fail(reason)),
+        }
+    }
+
+    /// Takes the replay store's answer to the [`Action::CheckReplay`] the last
+    /// [`poll`](Self::poll) gave; the next `poll` finishes the flow with it:
+    /// [`ReplayOutcome::FirstSeen`] gives the claims, [`ReplayOutcome::SeenBefore`] fails
+    /// with [`DpopError::Replayed`](self::dpop::DpopError::Replayed) (as the in-memory cache
+    /// does), [`ReplayOutcome::Unavailable`] with [`Reason::ReplayStoreUnavailable`] (503).
+    ///
+    /// Never fails by itself: an answer nothing asked for (or a second answer) makes the next
+    /// `poll` return [`Reason::Misuse`].
+    pub fn handle_replay(&mut self, outcome: ReplayOutcome) {
+        match &mut self.state {
+            State::CheckingReplay { answer, .. } if answer.is_none() => *answer = Some(outcome),
+            State::Failed(_) => {}
+            _ => {
+                self.fail(Reason::Misuse);
+            }
+        }
+    }
+
+    /// The end of a flow stopped at the external replay check.
+    fn replay_answered(&mut self) -> Result<Action<Claims>, VerifyError> {
+        let (claims, answer) = match core::mem::replace(&mut self.state, State::Finished) {
+            State::CheckingReplay {
+                claims,
+                answer: Some(answer),
+            } => (claims, answer),
+            // Polled again without an answer.
+            _ => return Err(self.fail(Reason::Misuse)),
+        };
+        match answer {
+            ReplayOutcome::FirstSeen => Ok(Action::Done(claims)),
+            ReplayOutcome::SeenBefore => Err(self.fail(Reason::Dpop(dpop::DpopError::Replayed))),
+            ReplayOutcome::Unavailable => Err(self.fail(Reason::ReplayStoreUnavailable)),
         }
     }
 
@@ -437,12 +496,13 @@ impl<'a> VerifyAccessToken<'a> {
         caches: &Caches,
         now: UnixTime,
     ) -> Option<Result<Claims, VerifyError>> {
-        // The replay cache needs exclusive access.
+        // The replay cache needs exclusive access; an external check, the driver's store.
         let token = &mut self.token;
         let proof_to_check = token.ctx.dpop_proof.is_some() || token.scheme == Scheme::DPoP;
+        let replay_step = caches.has_replay_cache() || caches.has_external_replay();
         if !matches!(self.state, State::Active)
             || !self.keys.needs_discovery()
-            || (proof_to_check && caches.has_replay_cache())
+            || (proof_to_check && replay_step)
         {
             return None;
         }
@@ -450,11 +510,13 @@ impl<'a> VerifyAccessToken<'a> {
         let KeyLookup::Hit(key) = caches.key(&doc.jwks_uri, token.jws.header(), now) else {
             return None;
         };
-        Some(match token.finish(key, None, now) {
-            Ok(claims) => {
+        Some(match token.finish(key, None, false, now) {
+            Ok(Checked::Done(claims)) => {
                 self.state = State::Finished;
                 Ok(claims)
             }
+            // Not reached: no replay step is due on this path (checked above).
+            Ok(Checked::Replay(..)) => Err(self.fail(Reason::Misuse)),
             Err(reason) => Err(self.fail(reason)),
         })
     }
@@ -494,7 +556,7 @@ impl<'a> VerifyAccessToken<'a> {
     /// [`Flow::abandon`]: crate::flow::Flow::abandon
     pub fn abandon(&mut self, caches: &mut Caches) {
         self.keys.abandon(caches, self.token.issuer.as_str());
-        if matches!(self.state, State::Active) {
+        if matches!(self.state, State::Active | State::CheckingReplay { .. }) {
             self.fail(Reason::Misuse);
         }
     }
@@ -522,14 +584,25 @@ impl From<FetchError> for Reason {
     }
 }
 
+/// What the checks of a token with its key established.
+enum Checked {
+    /// Every check passed.
+    Done(Claims),
+    /// Every check passed but the external replay check of the DPoP proof.
+    Replay(Claims, ReplayCheck),
+}
+
 impl Token<'_> {
-    /// SPEC section 2 steps 6 to 8, with the key chosen.
+    /// SPEC section 2 steps 6 to 8, with the key chosen. With `external_replay`, a verified
+    /// DPoP proof is not checked for replay here (`replay` is then `None`): its key and
+    /// window are handed back for the driver's store.
     fn finish(
         &mut self,
         key: &Jwk,
         replay: Option<&mut ReplayCache>,
+        external_replay: bool,
         now: UnixTime,
-    ) -> Result<Claims, Reason> {
+    ) -> Result<Checked, Reason> {
         self.jws.verify(key).map_err(|e| match e {
             JoseError::InvalidSignature => Reason::InvalidSignature,
             other => Reason::KeyMismatch(other),
@@ -566,9 +639,18 @@ impl Token<'_> {
                 limits: verifier.limits,
                 provider: verifier.provider,
             };
-            dpop::verify_proof(&input, replay)?;
+            let proof = dpop::verify_proof(&input, replay)?;
+            if external_replay {
+                // Remembered as long as the in-memory cache would: the proof's whole window.
+                let window = dpop.iat_offset.saturating_add(dpop.iat_leeway);
+                let check = ReplayCheck::new(
+                    ReplayKey::new(&proof.jkt, &proof.jti),
+                    now.saturating_add(window),
+                );
+                return Ok(Checked::Replay(claims, check));
+            }
         }
-        Ok(claims)
+        Ok(Checked::Done(claims))
     }
 
     fn error(&self, reason: Reason) -> VerifyError {
@@ -598,6 +680,10 @@ impl crate::flow::Flow for VerifyAccessToken<'_> {
 
     fn fetching(&self) -> Option<FetchKey> {
         VerifyAccessToken::fetching(self)
+    }
+
+    fn handle_replay(&mut self, outcome: ReplayOutcome) {
+        VerifyAccessToken::handle_replay(self, outcome);
     }
 
     fn abandon(&mut self, caches: &mut Caches) {

@@ -134,6 +134,7 @@ fn drive(
                 flow.handle_response(caches, outcome, now);
             }
             Action::Wait(k) => panic!("unexpected wait for {k:?}"),
+            Action::CheckReplay(c) => panic!("unexpected replay check {c:?}"),
             Action::Done(claims) => return Ok(Value::Object(claims.into_map())),
         }
     }
@@ -729,6 +730,7 @@ mod dpop_matrix {
                         flow.handle_response(caches, Ok(HttpResponse::json(body)), now);
                     }
                     Action::Wait(_) => panic!("wait"),
+                    Action::CheckReplay(c) => panic!("unexpected replay check {c:?}"),
                     Action::Done(_) => return Ok(()),
                 }
             }
@@ -966,6 +968,310 @@ mod dpop_matrix {
         check(&v, &mut plain, &bound, &c).unwrap();
     }
 
+    /// Drives a flow over caches with an external replay check, answering every
+    /// `CheckReplay` with `answer` and recording what was asked.
+    fn check_external(
+        v: &Verifier,
+        caches: &mut Caches,
+        token: &str,
+        ctx: &RequestContext<'_>,
+        answer: crate::cache::ReplayOutcome,
+        asked: &mut Vec<crate::cache::ReplayCheck>,
+    ) -> Result<(), crate::verify::error::VerifyError> {
+        let now = UnixTime::from_secs(NOW);
+        let mut flow = v.verify_access_token(token, ctx)?;
+        loop {
+            match flow.poll(caches, now)? {
+                Action::NeedHttp(req) => {
+                    let body = if req.url == DISCOVERY {
+                        discovery_body()
+                    } else {
+                        jwks_body(&[(1, "k1")])
+                    };
+                    flow.handle_response(caches, Ok(HttpResponse::json(body)), now);
+                }
+                Action::Wait(_) => panic!("wait"),
+                Action::CheckReplay(check) => {
+                    asked.push(check);
+                    flow.handle_replay(answer);
+                }
+                Action::Done(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// Issue 13, item 1: with an external replay check the flow stops at `CheckReplay`
+    /// naming the hashed `(jkt, jti)` key and the end of the proof's window; the store's
+    /// answer decides.
+    #[test]
+    fn external_replay_check_asks_the_driver() {
+        use crate::cache::{ReplayCheck, ReplayKey, ReplayOutcome};
+        let v = verifier(DpopMode::Allowed);
+        let bound = bound_token();
+        let p = proof(7, &bound, "GET", "jti-ext-1");
+        let c = ctx(Some("DPoP"), Some(&p), "GET");
+        let mut caches = v.new_caches().with_external_replay();
+        assert!(caches.has_external_replay() && !caches.has_replay_cache());
+        let mut asked = Vec::new();
+        check_external(
+            &v,
+            &mut caches,
+            &bound,
+            &c,
+            ReplayOutcome::FirstSeen,
+            &mut asked,
+        )
+        .unwrap();
+        let expected = ReplayCheck::new(
+            ReplayKey::new(&jkt(7), "jti-ext-1"),
+            UnixTime::from_secs(NOW + 300 + 30),
+        );
+        assert_eq!(asked, [expected]);
+        assert_eq!(
+            expected.ttl(UnixTime::from_secs(NOW)),
+            Duration::from_secs(331)
+        );
+        // The same proof again: the same key; seen before is the replay error of today.
+        let err = check_external(
+            &v,
+            &mut caches,
+            &bound,
+            &c,
+            ReplayOutcome::SeenBefore,
+            &mut asked,
+        )
+        .unwrap_err();
+        assert_eq!(asked, [expected, expected]);
+        assert_eq!(*err.reason(), Reason::Dpop(DpopError::Replayed));
+        assert_eq!((err.code(), err.status()), ("invalid_dpop_proof", 400));
+        assert_eq!(
+            err.www_authenticate(),
+            with_error(true, "invalid_dpop_proof", "dpop proof replayed")
+        );
+        // The store cannot answer: 503, its own code, and a bare challenge.
+        let err = check_external(
+            &v,
+            &mut caches,
+            &bound,
+            &c,
+            ReplayOutcome::Unavailable,
+            &mut asked,
+        )
+        .unwrap_err();
+        assert_eq!(*err.reason(), Reason::ReplayStoreUnavailable);
+        assert_eq!(
+            (err.code(), err.status()),
+            ("replay_store_unavailable", 503)
+        );
+        assert_eq!(err.www_authenticate(), [BEARER, DPOP]);
+        // Another jti from the same key is another key; another proof key too.
+        let p2 = proof(7, &bound, "GET", "jti-ext-2");
+        check_external(
+            &v,
+            &mut caches,
+            &bound,
+            &ctx(Some("DPoP"), Some(&p2), "GET"),
+            ReplayOutcome::FirstSeen,
+            &mut asked,
+        )
+        .unwrap();
+        assert_eq!(*asked[3].key(), ReplayKey::new(&jkt(7), "jti-ext-2"));
+        assert_ne!(asked[3].key(), expected.key());
+        // The window follows the configuration.
+        let short = VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .dpop(DpopOptions {
+                iat_offset: Duration::from_secs(60),
+                iat_leeway: Duration::from_secs(5),
+                ..DpopOptions::default()
+            })
+            .build()
+            .unwrap();
+        let mut caches = short.new_caches().with_external_replay();
+        check_external(
+            &short,
+            &mut caches,
+            &bound,
+            &c,
+            ReplayOutcome::FirstSeen,
+            &mut asked,
+        )
+        .unwrap();
+        assert_eq!(asked[4].until(), UnixTime::from_secs(NOW + 65));
+    }
+
+    /// The flow stops at `CheckReplay` only with an external check, only for a DPoP proof,
+    /// and only after every other check passed.
+    #[test]
+    fn external_replay_check_only_when_configured_and_valid() {
+        use crate::cache::{ReplayCache, ReplayOutcome};
+        let v = verifier(DpopMode::Allowed);
+        let bound = bound_token();
+        let p = proof(7, &bound, "GET", "j");
+        let c = ctx(Some("DPoP"), Some(&p), "GET");
+        let mut asked = Vec::new();
+        // Default caches and the in-memory cache: no driver step.
+        for mut caches in [
+            v.new_caches(),
+            v.new_caches()
+                .with_replay_cache(ReplayCache::new(8, Duration::from_secs(330))),
+        ] {
+            check_external(
+                &v,
+                &mut caches,
+                &bound,
+                &c,
+                ReplayOutcome::Unavailable,
+                &mut asked,
+            )
+            .unwrap();
+        }
+        // An in-memory cache replaced by an external check is gone, and back.
+        let caches = v
+            .new_caches()
+            .with_replay_cache(ReplayCache::new(8, Duration::from_secs(330)))
+            .with_external_replay();
+        assert!(!caches.has_replay_cache());
+        let caches = caches.with_replay_cache(ReplayCache::new(8, Duration::from_secs(330)));
+        assert!(caches.has_replay_cache() && !caches.has_external_replay());
+        assert!(asked.is_empty());
+        let mut caches = v.new_caches().with_external_replay();
+        // A bearer token never reaches the store, and stays on the shared warm path.
+        let unbound = token("k1");
+        let bearer = ctx(Some("Bearer"), None, "GET");
+        check_external(
+            &v,
+            &mut caches,
+            &unbound,
+            &bearer,
+            ReplayOutcome::Unavailable,
+            &mut asked,
+        )
+        .unwrap();
+        let mut flow = v.verify_access_token(&unbound, &bearer).unwrap();
+        assert!(matches!(
+            flow.poll_shared(&caches, UnixTime::from_secs(NOW)),
+            Some(Ok(_))
+        ));
+        // A DPoP verification needs the driver's step: no shared warm path.
+        let mut flow = v.verify_access_token(&bound, &c).unwrap();
+        assert!(
+            flow.poll_shared(&caches, UnixTime::from_secs(NOW))
+                .is_none()
+        );
+        // Invalid tokens and proofs fail before the store is asked.
+        let mut expired = claims();
+        expired["cnf"] = json!({"jkt": jkt(7)});
+        expired["exp"] = json!(NOW - 10);
+        let expired = sign(1, json!({"alg":"ES256","kid":"k1"}), &expired);
+        let p_expired = proof(7, &expired, "GET", "j");
+        // A character in the middle of the signature changed (never a padding bit).
+        let tamper = |jws: &str| {
+            let at = jws.len() - 10;
+            let other = if &jws[at..=at] == "A" { "B" } else { "A" };
+            format!("{}{other}{}", &jws[..at], &jws[at + 1..])
+        };
+        let bad_sig = tamper(&bound);
+        let p_bad_sig = proof(7, &bad_sig, "GET", "j");
+        let p_post = proof(7, &bound, "POST", "j");
+        let p_other_key = proof(8, &bound, "GET", "j");
+        let p_tampered = tamper(&p);
+        for (name, token, proof) in [
+            ("expired token", &expired, &p_expired),
+            ("bad token signature", &bad_sig, &p_bad_sig),
+            ("htm mismatch", &bound, &p_post),
+            ("jkt mismatch", &bound, &p_other_key),
+            ("bad proof signature", &bound, &p_tampered),
+        ] {
+            let c = ctx(Some("DPoP"), Some(proof), "GET");
+            let err = check_external(
+                &v,
+                &mut caches,
+                token,
+                &c,
+                ReplayOutcome::FirstSeen,
+                &mut asked,
+            )
+            .unwrap_err();
+            assert_ne!(*err.reason(), Reason::ReplayStoreUnavailable, "{name}");
+            assert!(asked.is_empty(), "{name} reached the store");
+        }
+    }
+
+    /// Driving out of order around `CheckReplay` is a misuse, never a panic or a pass.
+    #[test]
+    fn external_replay_misuse() {
+        use crate::cache::ReplayOutcome;
+        let v = verifier(DpopMode::Allowed);
+        let bound = bound_token();
+        let p = proof(7, &bound, "GET", "j");
+        let c = ctx(Some("DPoP"), Some(&p), "GET");
+        let now = UnixTime::from_secs(NOW);
+        let mut caches = v.new_caches().with_external_replay();
+        let to_check = |caches: &mut Caches| {
+            let mut flow = v.verify_access_token(&bound, &c).unwrap();
+            loop {
+                match flow.poll(caches, now).unwrap() {
+                    Action::NeedHttp(req) => {
+                        let body = if req.url == DISCOVERY {
+                            discovery_body()
+                        } else {
+                            jwks_body(&[(1, "k1")])
+                        };
+                        flow.handle_response(caches, Ok(HttpResponse::json(body)), now);
+                    }
+                    Action::CheckReplay(_) => return flow,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        // Polled again without an answer.
+        let mut flow = to_check(&mut caches);
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+        // Answered twice.
+        let mut flow = to_check(&mut caches);
+        flow.handle_replay(ReplayOutcome::FirstSeen);
+        flow.handle_replay(ReplayOutcome::FirstSeen);
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+        // An HTTP response while the replay check is out.
+        let mut flow = to_check(&mut caches);
+        flow.handle_response(&mut caches, Ok(HttpResponse::json(discovery_body())), now);
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+        // Abandoned while the check is out.
+        let mut flow = to_check(&mut caches);
+        flow.abandon(&mut caches);
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+        // An answer nobody asked for.
+        let mut flow = v.verify_access_token(&bound, &c).unwrap();
+        flow.handle_replay(ReplayOutcome::FirstSeen);
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+        // Answered once: done, then finished.
+        let mut flow = to_check(&mut caches);
+        flow.handle_replay(ReplayOutcome::FirstSeen);
+        assert!(matches!(flow.poll(&mut caches, now), Ok(Action::Done(_))));
+        assert_eq!(
+            *flow.poll(&mut caches, now).unwrap_err().reason(),
+            Reason::Misuse
+        );
+    }
+
     /// Item 10: a client holding a valid DPoP-bound token fills its quota of the replay
     /// cache with fresh proofs and is refused; a client with another key still gets through.
     #[test]
@@ -1136,6 +1442,10 @@ fn status_follows_the_code_for_every_reason() {
             ("insufficient_scope", 403),
         ),
         (Reason::Misuse, TOKEN),
+        (
+            Reason::ReplayStoreUnavailable,
+            ("replay_store_unavailable", 503),
+        ),
     ];
     table.extend(dpop.into_iter().map(|(e, want)| (Reason::Dpop(e), want)));
     for mode in [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled] {

@@ -108,6 +108,7 @@ fn verify(
                 flow.handle_response(caches, outcome, now);
             }
             Action::Wait(k) => panic!("unexpected wait for {k:?}"),
+            Action::CheckReplay(c) => panic!("unexpected replay check {c:?}"),
             Action::Done(_) => return Ok(()),
         }
     }
@@ -286,7 +287,7 @@ fn ttl_zero_keeps_single_flight() {
         match flow.poll(&mut caches, now).unwrap() {
             Action::NeedHttp(req) => requests.push(req.url),
             Action::Wait(_) => {}
-            Action::Done(_) => panic!("done without keys"),
+            Action::CheckReplay(_) | Action::Done(_) => panic!("done without keys"),
         }
     }
     assert_eq!(requests.len(), 1);
