@@ -107,7 +107,10 @@ pub mod verify;
 
 // What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
 // RequestContext};` is enough for a verification, and a driver needs nothing else.
-pub use cache::{CachePolicy, Caches, FetchKey};
+pub use cache::{
+    CachePolicy, CacheSnapshot, Caches, FetchKey, Refresh, RefreshError, Refreshed, Restored,
+    SnapshotError,
+};
 pub use claims::{ClaimError, ClaimRules, Claims};
 pub use config::{
     ConfigError, DomainResolver, DpopMode, DpopOptions, MAX_WINDOW, ResolverError, ResolverInput,
