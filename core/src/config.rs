@@ -108,6 +108,7 @@ impl From<PolicyError> for ConfigError {
     fn from(e: PolicyError) -> Self {
         match e {
             PolicyError::Zero(option) => ConfigError::Zero(option),
+            PolicyError::TooLarge { option, max } => ConfigError::TooLarge { option, max },
         }
     }
 }

@@ -113,7 +113,10 @@ pub mod verify;
 // What a library author uses every day, at the crate root: `use auth0_api::{VerifierConfig,
 // RequestContext};` is enough for a verification, and a driver needs nothing else.
 pub use authorize::{Denied, DeniedKind, Policy};
-pub use cache::{CachePolicy, Caches, FetchKey, ReplayCheck, ReplayOutcome};
+pub use cache::{
+    CachePolicy, CacheSnapshot, Caches, FetchKey, Refresh, RefreshError, Refreshed, ReplayCheck,
+    ReplayOutcome, Restored, SnapshotError,
+};
 pub use claims::{ClaimError, ClaimRules, Claims};
 pub use config::{
     ConfigError, DomainResolver, DpopMode, DpopOptions, MAX_WINDOW, ResolverError, ResolverInput,

@@ -53,10 +53,12 @@
 #![warn(missing_docs)]
 
 mod fixture;
+pub mod lifecycle;
 pub mod trace;
 mod waiters;
 
 pub use fixture::FixtureTransport;
+pub use lifecycle::{RefreshReport, Refresher, SnapshotFileError};
 
 use std::fmt;
 use std::future::Future;
@@ -255,6 +257,8 @@ struct Shared {
     /// How long a waiter sleeps at most: the cache's `fetch_timeout`, after which the core
     /// gives up on the in-flight mark and the waiter may fetch the resource itself.
     wait_limit: Duration,
+    /// Raised when a lookup used a value due for a background refresh.
+    signal: lifecycle::RefreshSignal,
 }
 
 impl Shared {
@@ -265,6 +269,7 @@ impl Shared {
             waiters: Waiters::default(),
             clock,
             wait_limit,
+            signal: lifecycle::RefreshSignal::default(),
         }
     }
 
@@ -283,7 +288,11 @@ impl Shared {
     /// Polls `flow` under the write lock; a `Wait` takes its ticket under the same lock.
     fn poll<F: Flow>(&self, flow: &mut F) -> Result<Next<F::Output>, F::Error> {
         let mut caches = self.write();
-        Ok(match flow.poll(&mut caches, self.now())? {
+        let polled = flow.poll(&mut caches, self.now());
+        if caches.refresh_wanted() {
+            self.signal.raise();
+        }
+        Ok(match polled? {
             Action::NeedHttp(request) => Next::Send(request, flow.fetching()),
             Action::Wait(key) => Next::Wait(self.waiters.ticket(key)),
             Action::CheckReplay(check) => Next::CheckReplay(check),
@@ -292,8 +301,15 @@ impl Shared {
     }
 
     /// A warm verification under the read lock, if everything it needs is cached.
+    /// A use of a value due for a refresh raises the refresh signal (two loads when it is
+    /// already raised or nothing is due).
     fn warm(&self, flow: &mut VerifyAccessToken<'_>) -> Option<Result<Claims, VerifyError>> {
-        flow.poll_shared(&self.read(), self.now())
+        let caches = self.read();
+        let result = flow.poll_shared(&caches, self.now());
+        if caches.refresh_wanted() {
+            self.signal.raise();
+        }
+        result
     }
 }
 

@@ -31,6 +31,40 @@ impl<T> Entry<T> {
         (now < expires).then_some(value)
     }
 
+    /// The cached value if it may be used at `now`, and whether a background refresh of it
+    /// is due. A value is usable while fresh, and after its TTL for
+    /// [`CachePolicy::max_stale`] more when a refetch failed since it was fetched (the tenant
+    /// is down). A refresh is due in the last [`CachePolicy::refresh_ahead_percent`] of the
+    /// TTL, and for a stale value once the cooldown since the failed refetch ended; never
+    /// while a fetch is in flight.
+    ///
+    /// On the fresh path before the refresh window this is one addition and two comparisons.
+    pub fn usable(&self, policy: &CachePolicy, now: UnixTime) -> Option<(&T, bool)> {
+        let (value, fetched_at) = self.value.as_ref()?;
+        let expires = fetched_at.checked_add(policy.ttl)?;
+        if now < expires {
+            let refresh_at = expires.saturating_sub(policy.refresh_lead());
+            let due = now >= refresh_at && self.refresh_allowed(policy, now);
+            return Some((value, due));
+        }
+        let stale_until = expires.checked_add(policy.max_stale)?;
+        if self.last_failed && now < stale_until {
+            return Some((value, self.refresh_allowed(policy, now)));
+        }
+        None
+    }
+
+    /// Whether a refresh may start at `now`: nothing in flight, and after a failure the
+    /// cooldown is over.
+    pub(super) fn refresh_allowed(&self, policy: &CachePolicy, now: UnixTime) -> bool {
+        !self.is_fetching(policy, now) && (!self.last_failed || self.cooldown_over(policy, now))
+    }
+
+    /// Whether a refresh of this entry is due at `now` (see [`usable`](Self::usable)).
+    pub(super) fn refresh_due(&self, policy: &CachePolicy, now: UnixTime) -> bool {
+        self.usable(policy, now).is_some_and(|(_, due)| due)
+    }
+
     /// Whether another flow is fetching this resource at `now`.
     pub fn is_fetching(&self, policy: &CachePolicy, now: UnixTime) -> bool {
         self.fetching_since.is_some_and(|since| {

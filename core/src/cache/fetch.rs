@@ -82,11 +82,13 @@ enum State {
     Discovery,
     /// The discovery request is out; `since` is when its in-flight mark was set.
     ExpectDiscovery { since: UnixTime },
-    /// Looking for the key; `local` holds a set this flow fetched when caching is off.
+    /// Looking for the key; `local` holds a set this flow fetched when caching is off;
+    /// `failed` is this flow's failed refetch, reported unless the stale set has the key.
     Keys {
         jwks_uri: String,
         local: Option<JwkSet>,
         refetched: bool,
+        failed: Option<FetchError>,
     },
     /// The JWKS request is out.
     ExpectJwks { jwks_uri: String, since: UnixTime },
@@ -126,6 +128,7 @@ impl KeyFetch {
                     jwks_uri: doc.jwks_uri.clone(),
                     local: None,
                     refetched: false,
+                    failed: None,
                 };
                 Ok(Step::Ready(doc))
             }
@@ -158,6 +161,7 @@ impl KeyFetch {
             jwks_uri,
             local,
             refetched,
+            failed,
         } = &self.state
         else {
             return Err(self.close(FetchError::Misuse));
@@ -177,6 +181,8 @@ impl KeyFetch {
             KeyLookup::RecentlyFailed => Some(FetchError::Jwks(None)),
             KeyLookup::Unusable(e) => Some(FetchError::Unusable(e)),
         };
+        // The stale set did not have the key: the failed refetch is the cause.
+        let error = error.map(|e| failed.clone().unwrap_or(e));
         if let Some(error) = error {
             return Err(self.close(error));
         }
@@ -247,6 +253,7 @@ impl KeyFetch {
                             jwks_uri: doc.jwks_uri.clone(),
                             local: None,
                             refetched: false,
+                            failed: None,
                         };
                         let token_endpoint = doc.token_endpoint.clone();
                         caches.finish_discovery(issuer, Some(doc), now);
@@ -254,33 +261,49 @@ impl KeyFetch {
                     }
                     Err(e) => {
                         caches.finish_discovery(issuer, None, now);
-                        Err(FetchError::Discovery(e))
+                        // The tenant is down: a stale document still names the key set.
+                        match caches.usable_discovery(issuer, now) {
+                            Some(doc) => {
+                                self.state = State::Keys {
+                                    jwks_uri: doc.jwks_uri.clone(),
+                                    local: None,
+                                    refetched: false,
+                                    failed: None,
+                                };
+                                let token_endpoint = doc.token_endpoint.clone();
+                                Ok(Fetched::Discovery { token_endpoint })
+                            }
+                            None => Err(FetchError::Discovery(e)),
+                        }
                     }
                 }
             }
             State::ExpectJwks { jwks_uri, .. } => {
                 let (provider, limits) = keys;
-                let parsed = match outcome {
-                    Ok(response) => check_json_response(response)
-                        .map_err(|e| FetchError::Jwks(Some(e)))
-                        .and_then(|body| {
-                            JwkSet::parse_with(body, provider, limits)
-                                .map_err(FetchError::InvalidJwks)
-                        }),
-                    Err(_) => Err(FetchError::Jwks(None)),
-                };
-                match parsed {
+                let keep_body = !caches.policy().ttl.is_zero();
+                match parse_key_set(outcome, provider, limits, keep_body) {
                     Ok(set) => {
                         let local = caches.finish_jwks(&jwks_uri, Some(set), now);
                         self.state = State::Keys {
                             jwks_uri,
                             local,
                             refetched: true,
+                            failed: None,
                         };
                         Ok(Fetched::KeySet)
                     }
                     Err(e) => {
                         caches.finish_jwks(&jwks_uri, None, now);
+                        // The tenant is down: a stale set may still hold the key.
+                        if caches.has_usable_jwks(&jwks_uri, now) {
+                            self.state = State::Keys {
+                                jwks_uri,
+                                local: None,
+                                refetched: true,
+                                failed: Some(e),
+                            };
+                            return Ok(Fetched::KeySet);
+                        }
                         Err(e)
                     }
                 }
@@ -328,4 +351,22 @@ impl KeyFetch {
         self.state = State::Closed;
         error
     }
+}
+
+/// Checks and parses a JWKS response; with `keep_body`, the set keeps the bytes received
+/// (for [snapshots](super::snapshot)).
+pub(super) fn parse_key_set(
+    outcome: &HttpOutcome,
+    provider: &dyn CryptoProvider,
+    limits: &KeySetLimits,
+    keep_body: bool,
+) -> Result<JwkSet, FetchError> {
+    let response = outcome.as_ref().map_err(|_| FetchError::Jwks(None))?;
+    let body = check_json_response(response).map_err(|e| FetchError::Jwks(Some(e)))?;
+    let set = JwkSet::parse_with(body, provider, limits).map_err(FetchError::InvalidJwks)?;
+    Ok(if keep_body {
+        set.with_source(body)
+    } else {
+        set
+    })
 }

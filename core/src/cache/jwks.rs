@@ -1,4 +1,5 @@
-//! JWKS lookups for a token: fresh hit, refetch on unknown `kid` within the cooldown, waits.
+//! JWKS lookups for a token: fresh (or stale) hit, refetch on unknown `kid` within the
+//! cooldown, waits.
 
 use super::{CachePolicy, Entry};
 use crate::jose::JoseError;
@@ -10,9 +11,10 @@ use crate::time::UnixTime;
 /// most once per cooldown, one fetch in flight).
 #[derive(Debug)]
 pub(crate) enum KeyLookup<'c> {
-    /// A fresh set holds exactly one usable key for this token.
+    /// A usable set (fresh, or stale after a failed refetch) holds exactly one usable key for
+    /// this token.
     Hit(&'c Jwk),
-    /// Nothing fresh, or the token's key is unknown and the cooldown allows a refetch:
+    /// Nothing usable, or the token's key is unknown and the cooldown allows a refetch:
     /// the caller may fetch the set.
     Fetch,
     /// Another flow is fetching the set: wait for it.
@@ -21,35 +23,42 @@ pub(crate) enum KeyLookup<'c> {
     UnknownKey,
     /// The last fetch failed and the cooldown forbids another.
     RecentlyFailed,
-    /// The fresh set cannot verify this token for another reason (ambiguous keys, a key
+    /// The usable set cannot verify this token for another reason (ambiguous keys, a key
     /// named by `kid` that may not be used with this `alg`).
     Unusable(JoseError),
 }
 
-/// Looks up the key for `header` in `entry` at `now`.
+/// Looks up the key for `header` in `entry` at `now`; also says whether the set used is due
+/// for a refresh.
 pub(crate) fn lookup<'c>(
     entry: Option<&'c Entry<JwkSet>>,
     policy: &CachePolicy,
     header: &Header,
     now: UnixTime,
-) -> KeyLookup<'c> {
+) -> (KeyLookup<'c>, bool) {
     let Some(entry) = entry else {
-        return KeyLookup::Fetch;
+        return (KeyLookup::Fetch, false);
     };
-    if let Some(set) = entry.fresh(policy, now) {
-        return match set.select(header) {
+    if let Some((set, due)) = entry.usable(policy, now) {
+        let lookup = match set.select(header) {
             Ok(key) => KeyLookup::Hit(key),
             Err(JoseError::NoMatchingKey) if entry.is_fetching(policy, now) => KeyLookup::Wait,
             Err(JoseError::NoMatchingKey) if entry.cooldown_over(policy, now) => KeyLookup::Fetch,
+            // A stale set means the last refetch failed: report it as such.
+            Err(JoseError::NoMatchingKey) if entry.fresh(policy, now).is_none() => {
+                KeyLookup::RecentlyFailed
+            }
             Err(JoseError::NoMatchingKey) => KeyLookup::UnknownKey,
             Err(e) => KeyLookup::Unusable(e),
         };
+        return (lookup, due);
     }
-    if entry.is_fetching(policy, now) {
+    let lookup = if entry.is_fetching(policy, now) {
         KeyLookup::Wait
     } else if entry.last_failed() && !entry.cooldown_over(policy, now) {
         KeyLookup::RecentlyFailed
     } else {
         KeyLookup::Fetch
-    }
+    };
+    (lookup, false)
 }

@@ -84,6 +84,13 @@ impl<V> Lru<V> {
         })
     }
 
+    /// Every entry, in key order, without refreshing recency.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries
+            .iter()
+            .map(|(k, slot)| (k.as_str(), &slot.value))
+    }
+
     /// Marks `key` most recently used.
     pub(crate) fn touch(&mut self, key: &str) {
         let _ = self.get_mut(key);

@@ -19,21 +19,52 @@
 //! resources per cooldown, whatever the tokens. [`Verifier::new_caches`] holds at least one
 //! entry per configured static domain.
 //!
+//! # Refresh ahead of expiry
+//! A value used in the last [`CachePolicy::refresh_ahead_percent`] of its TTL is still
+//! served, and the caches note that a refresh is due ([`Caches::refresh_wanted`], one
+//! atomic flag). A driver then takes the due resources ([`Caches::take_due_refreshes`]) and
+//! runs a [`Refresh`] flow for each, off the request path: the refresh sets and clears the
+//! same in-flight marks as any fetch, so there is one request per resource however many
+//! verifications noticed it, and a verification that needs the value meanwhile uses the
+//! cached one instead of waiting.
+//!
+//! # Stale values while the tenant is down
+//! When a refetch fails (a refresh, a fetch after expiry, or a refetch for an unknown
+//! `kid`), the value already cached stays usable after its TTL for
+//! [`CachePolicy::max_stale`] more (24 h by default, 0 disables it). This holds for JWK Sets
+//! and for discovery documents alike: a stale document still names the `jwks_uri` to use.
+//! While stale, a refresh is due once per [`CachePolicy::refetch_cooldown`]; a token whose
+//! `kid` is not in the stale set is rejected as for a fresh set, and its refetch keeps the
+//! cooldown. A value whose TTL passed with no failed refetch is not served stale: the next
+//! verification fetches it (and falls back to the old value if that fetch fails).
+//!
+//! # Snapshots
+//! [`Verifier::snapshot_caches`] exports the cached discovery documents and JWK Sets (the
+//! bytes received, with their fetch times) as a [`CacheSnapshot`];
+//! [`Verifier::restore_caches`] loads one into caches after checking it (see
+//! [`snapshot`](self::snapshot)).
+//!
 //! Warm lookups through a shared reference (a warm verification's
 //! [`poll_shared`](crate::VerifyAccessToken::poll_shared)) count as uses for eviction, so the busiest tenants are evicted last.
 //!
 //! [`Verifier::new_caches`]: crate::Verifier::new_caches
+//! [`Verifier::snapshot_caches`]: crate::Verifier::snapshot_caches
+//! [`Verifier::restore_caches`]: crate::Verifier::restore_caches
 
 pub(crate) mod entry;
 mod fetch;
 pub(crate) mod jwks;
 pub(crate) mod lru;
+mod refresh;
 pub(crate) mod replay;
+pub mod snapshot;
 
 pub use fetch::FetchKey;
 pub(crate) use fetch::{FetchError, Fetched, KeyFetch, Step};
 
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
 use crate::discovery::DiscoveryDocument;
@@ -43,7 +74,9 @@ use crate::time::UnixTime;
 pub(crate) use entry::Entry;
 pub(crate) use jwks::KeyLookup;
 pub(crate) use lru::Lru;
+pub use refresh::{Refresh, RefreshError, Refreshed};
 pub use replay::{ReplayCache, ReplayCheck, ReplayError, ReplayKey, ReplayOutcome};
+pub use snapshot::{CacheSnapshot, Restored, SnapshotError};
 
 /// How long things are cached and how often they may be fetched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +94,13 @@ pub struct CachePolicy {
     /// How long an in-flight mark holds back other flows. Defaults to 30 s; must not be 0.
     /// Drivers should use a request timeout no longer than this.
     pub fetch_timeout: Duration,
+    /// The last part of the TTL, in percent, in which a use of a cached value makes a
+    /// background refresh due (see the [module documentation](self)). Defaults to 10; 0
+    /// disables refreshing ahead; at most 100.
+    pub refresh_ahead_percent: u8,
+    /// How long after its TTL a value stays usable when its refetch failed (the tenant is
+    /// down). Defaults to 24 h; 0 disables stale use.
+    pub max_stale: Duration,
 }
 
 impl Default for CachePolicy {
@@ -70,6 +110,8 @@ impl Default for CachePolicy {
             max_entries: 100,
             refetch_cooldown: Duration::from_secs(30),
             fetch_timeout: Duration::from_secs(30),
+            refresh_ahead_percent: 10,
+            max_stale: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -94,7 +136,19 @@ impl CachePolicy {
         if self.fetch_timeout.is_zero() {
             return Err(PolicyError::Zero("cache.fetch_timeout"));
         }
+        if self.refresh_ahead_percent > 100 {
+            return Err(PolicyError::TooLarge {
+                option: "cache.refresh_ahead_percent",
+                max: 100,
+            });
+        }
         Ok(())
+    }
+
+    /// How long before its expiry a value becomes due for a refresh.
+    pub(crate) fn refresh_lead(&self) -> Duration {
+        let percent = u64::from(self.refresh_ahead_percent.min(100));
+        Duration::from_secs(self.ttl.as_secs().saturating_mul(percent) / 100)
     }
 }
 
@@ -103,12 +157,22 @@ impl CachePolicy {
 pub enum PolicyError {
     /// This option is zero and must not be.
     Zero(&'static str),
+    /// This option is above its largest value.
+    TooLarge {
+        /// The option at fault.
+        option: &'static str,
+        /// The largest value accepted.
+        max: usize,
+    },
 }
 
 impl core::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             PolicyError::Zero(option) => write!(f, "invalid option {option}: must not be zero"),
+            PolicyError::TooLarge { option, max } => {
+                write!(f, "invalid option {option}: must be at most {max}")
+            }
         }
     }
 }
@@ -118,7 +182,8 @@ impl core::error::Error for PolicyError {}
 /// What a flow does next about an issuer's discovery document.
 #[derive(Debug)]
 pub(crate) enum DiscoveryStep<'c> {
-    /// The document is cached and fresh (and now marked most recently used).
+    /// The document is cached and usable, fresh or stale (and now marked most recently
+    /// used).
     Fresh(&'c DiscoveryDocument),
     /// Another flow is fetching it: wait.
     Wait(FetchKey),
@@ -136,6 +201,9 @@ pub struct Caches {
     discovery: Lru<Entry<DiscoveryDocument>>,
     jwks: Lru<Entry<JwkSet>>,
     replay: Replay,
+    /// Set when a lookup used a value due for a refresh; cleared by
+    /// [`take_due_refreshes`](Self::take_due_refreshes). Plain loads and stores only.
+    refresh_wanted: AtomicBool,
 }
 
 /// Where the DPoP `jti` replay check happens.
@@ -159,6 +227,42 @@ impl Caches {
             discovery: Lru::new(policy.max_entries),
             jwks: Lru::new(policy.max_entries),
             replay: Replay::Off,
+            refresh_wanted: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a lookup used a cached value due for a refresh since the last
+    /// [`take_due_refreshes`](Self::take_due_refreshes): one atomic load, cheap enough to
+    /// check after every verification.
+    pub fn refresh_wanted(&self) -> bool {
+        self.refresh_wanted.load(Ordering::Relaxed)
+    }
+
+    /// The resources due for a refresh at `now` (in the refresh window of their TTL, or
+    /// stale with their cooldown over, and not being fetched), discovery documents first;
+    /// clears [`refresh_wanted`](Self::refresh_wanted). Run a [`Refresh`] flow for each
+    /// (see [`Verifier::refresh`](crate::Verifier::refresh)).
+    pub fn take_due_refreshes(&self, now: UnixTime) -> Vec<FetchKey> {
+        self.refresh_wanted.store(false, Ordering::Relaxed);
+        let policy = &self.policy;
+        let discovery = self
+            .discovery
+            .iter()
+            .filter(|(_, e)| e.refresh_due(policy, now))
+            .map(|(k, _)| FetchKey::Discovery(String::from(k)));
+        let jwks = self
+            .jwks
+            .iter()
+            .filter(|(_, e)| e.refresh_due(policy, now))
+            .map(|(k, _)| FetchKey::Jwks(String::from(k)));
+        discovery.chain(jwks).collect()
+    }
+
+    /// Notes that a lookup used a value due for a refresh (a load first, so that a busy
+    /// value does not make every lookup write the shared flag).
+    fn note_due(&self, due: bool) {
+        if due && !self.refresh_wanted.load(Ordering::Relaxed) {
+            self.refresh_wanted.store(true, Ordering::Relaxed);
         }
     }
 
@@ -217,7 +321,9 @@ impl Caches {
         header: &crate::jose::header::Header,
         now: UnixTime,
     ) -> KeyLookup<'_> {
-        jwks::lookup(self.jwks.get_used(jwks_uri), &self.policy, header, now)
+        let (lookup, due) = jwks::lookup(self.jwks.get_used(jwks_uri), &self.policy, header, now);
+        self.note_due(due);
+        lookup
     }
 
     /// The key for `header` from the JWK Set at `jwks_uri` (marking the set most recently
@@ -229,7 +335,10 @@ impl Caches {
         now: UnixTime,
     ) -> (KeyLookup<'_>, Option<&mut ReplayCache>) {
         self.jwks.touch(jwks_uri);
-        let lookup = jwks::lookup(self.jwks.get(jwks_uri), &self.policy, header, now);
+        let (lookup, due) = jwks::lookup(self.jwks.get(jwks_uri), &self.policy, header, now);
+        if due {
+            *self.refresh_wanted.get_mut() = true;
+        }
         let replay = match &mut self.replay {
             Replay::Local(cache) => Some(cache),
             Replay::Off | Replay::External => None,
@@ -254,14 +363,17 @@ impl Caches {
         self.jwks.get(jwks_uri)
     }
 
-    /// The fresh discovery document of `issuer` at `now`, marked most recently used through a
-    /// shared reference (for warm lookups under a read lock).
+    /// The usable (fresh, or stale after a failed refetch) discovery document of `issuer` at
+    /// `now`, marked most recently used through a shared reference (for warm lookups under a
+    /// read lock).
     pub(crate) fn fresh_discovery(
         &self,
         issuer: &str,
         now: UnixTime,
     ) -> Option<&DiscoveryDocument> {
-        self.discovery.get_used(issuer)?.fresh(&self.policy, now)
+        let (doc, due) = self.discovery.get_used(issuer)?.usable(&self.policy, now)?;
+        self.note_due(due);
+        Some(doc)
     }
 
     /// Decides the discovery step for `issuer` at `now`: the fresh document, a wait for
@@ -270,13 +382,19 @@ impl Caches {
     pub(crate) fn discovery_step(&mut self, issuer: &str, now: UnixTime) -> DiscoveryStep<'_> {
         let policy = self.policy;
         match self.discovery.get(issuer) {
-            Some(entry) if entry.fresh(&policy, now).is_some() => {
-                let fresh = self
+            Some(entry) if entry.usable(&policy, now).is_some() => {
+                let usable = self
                     .discovery
                     .get_mut(issuer)
-                    .and_then(|e| e.fresh(&policy, now));
-                // Checked fresh just above; `None` cannot occur, and refusing is the safe answer.
-                return fresh.map_or(DiscoveryStep::RecentlyFailed, DiscoveryStep::Fresh);
+                    .and_then(|e| e.usable(&policy, now));
+                if usable.is_some_and(|(_, due)| due) {
+                    *self.refresh_wanted.get_mut() = true;
+                }
+                // Checked usable just above; `None` cannot occur, and refusing is the safe
+                // answer.
+                return usable.map_or(DiscoveryStep::RecentlyFailed, |(doc, _)| {
+                    DiscoveryStep::Fresh(doc)
+                });
             }
             Some(entry) if entry.is_fetching(&policy, now) => {
                 return DiscoveryStep::Wait(FetchKey::Discovery(String::from(issuer)));
@@ -333,6 +451,71 @@ impl Caches {
 }
 
 impl Caches {
+    /// The usable (fresh or stale) discovery document of `issuer` at `now`, not counted as
+    /// a use.
+    pub(crate) fn usable_discovery(
+        &self,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Option<&DiscoveryDocument> {
+        self.discovery
+            .get(issuer)?
+            .usable(&self.policy, now)
+            .map(|(doc, _)| doc)
+    }
+
+    /// Whether the JWK Set at `jwks_uri` is usable (fresh or stale) at `now`.
+    pub(crate) fn has_usable_jwks(&self, jwks_uri: &str, now: UnixTime) -> bool {
+        self.jwks
+            .get(jwks_uri)
+            .is_some_and(|e| e.usable(&self.policy, now).is_some())
+    }
+
+    /// Every cached discovery document with its fetch time.
+    pub(crate) fn discovery_values(&self) -> impl Iterator<Item = (&DiscoveryDocument, UnixTime)> {
+        self.discovery
+            .iter()
+            .filter_map(|(_, e)| e.value.as_ref().map(|(v, at)| (v, *at)))
+    }
+
+    /// Every cached JWK Set with its URI and fetch time.
+    pub(crate) fn jwks_values(&self) -> impl Iterator<Item = (&str, &JwkSet, UnixTime)> {
+        self.jwks
+            .iter()
+            .filter_map(|(k, e)| e.value.as_ref().map(|(v, at)| (k, v, *at)))
+    }
+
+    /// Stores a restored discovery document fetched at `fetched_at`, unless a value fetched
+    /// as late is cached or there is no room. Says whether it was stored.
+    pub(crate) fn restore_discovery(
+        &mut self,
+        doc: DiscoveryDocument,
+        fetched_at: UnixTime,
+        now: UnixTime,
+    ) -> bool {
+        let issuer = doc.issuer.clone();
+        restore(
+            &mut self.discovery,
+            &self.policy,
+            &issuer,
+            doc,
+            fetched_at,
+            now,
+        )
+    }
+
+    /// Stores a restored JWK Set fetched at `fetched_at` (see
+    /// [`restore_discovery`](Self::restore_discovery)).
+    pub(crate) fn restore_jwks(
+        &mut self,
+        jwks_uri: &str,
+        set: JwkSet,
+        fetched_at: UnixTime,
+        now: UnixTime,
+    ) -> bool {
+        restore(&mut self.jwks, &self.policy, jwks_uri, set, fetched_at, now)
+    }
+
     /// Clears the in-flight mark of `key` set at `since` by a fetch whose driver gave up
     /// (a cancelled future), without recording a failure: flows waiting for it go on at
     /// once instead of after [`CachePolicy::fetch_timeout`]. The cooldown since that fetch
@@ -351,6 +534,37 @@ impl Caches {
             }
         }
     }
+}
+
+fn restore<T>(
+    lru: &mut Lru<Entry<T>>,
+    policy: &CachePolicy,
+    key: &str,
+    value: T,
+    fetched_at: UnixTime,
+    now: UnixTime,
+) -> bool {
+    if let Some(entry) = lru.get_mut(key) {
+        if entry
+            .value
+            .as_ref()
+            .is_some_and(|(_, at)| *at >= fetched_at)
+        {
+            return false;
+        }
+        entry.value = Some((value, fetched_at));
+        entry.last_failed = false;
+        entry.last_attempt.get_or_insert(fetched_at);
+        return true;
+    }
+    let entry = Entry {
+        value: Some((value, fetched_at)),
+        fetching_since: None,
+        last_attempt: Some(fetched_at),
+        last_failed: false,
+    };
+    lru.insert_evicting(String::from(key), entry, |e| e.evictable(policy, now))
+        .is_ok()
 }
 
 fn begin<T>(lru: &mut Lru<Entry<T>>, policy: &CachePolicy, key: &str, now: UnixTime) -> bool {

@@ -224,6 +224,9 @@ pub fn thumbprint(material: &PublicKeyMaterial) -> String {
 pub struct JwkSet {
     keys: Vec<Jwk>,
     skipped: usize,
+    /// The body the set was parsed from, kept by the caches for snapshots (bounded by
+    /// [`KeySetLimits::max_body_len`]).
+    source: Option<Box<[u8]>>,
 }
 
 impl JwkSet {
@@ -276,12 +279,27 @@ impl JwkSet {
                 Err(_) => skipped = skipped.saturating_add(1),
             }
         }
-        Ok(Self { keys, skipped })
+        Ok(Self {
+            keys,
+            skipped,
+            source: None,
+        })
     }
 
     /// The usable keys, in document order.
     pub fn keys(&self) -> &[Jwk] {
         &self.keys
+    }
+
+    /// This set with `body`, the bytes it was parsed from, kept beside it.
+    pub(crate) fn with_source(mut self, body: &[u8]) -> Self {
+        self.source = Some(body.into());
+        self
+    }
+
+    /// The bytes the set was parsed from, when kept (sets held by the caches).
+    pub(crate) fn source(&self) -> Option<&[u8]> {
+        self.source.as_deref()
     }
 
     /// How many entries were skipped as unknown or malformed.

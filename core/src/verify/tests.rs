@@ -1648,6 +1648,7 @@ fn the_flow_checks_iss_and_aud_against_the_configuration() {
 }
 
 mod caches;
+mod lifecycle;
 
 /// A driver that gives up on a request (a cancelled future) clears its in-flight mark at
 /// once: the next flow fetches at the same instant instead of waiting for `fetch_timeout`,
