@@ -50,9 +50,14 @@
 #![warn(missing_docs)]
 
 mod fixture;
+pub mod protect;
 mod waiters;
 
 pub use fixture::FixtureTransport;
+pub use protect::{
+    Credentials, ErrorResponse, Misconfiguration, ProtectError, ProtectOptions, PublicOrigin,
+    UrlSource, Verified,
+};
 
 use std::fmt;
 use std::future::Future;
