@@ -50,10 +50,15 @@
 #![warn(missing_docs)]
 
 mod fixture;
+pub mod protect;
 pub mod trace;
 mod waiters;
 
 pub use fixture::FixtureTransport;
+pub use protect::{
+    Credentials, ErrorResponse, Misconfiguration, ProtectError, ProtectOptions, PublicOrigin,
+    UrlSource, Verified,
+};
 
 use std::fmt;
 use std::future::Future;
