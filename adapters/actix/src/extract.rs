@@ -1,6 +1,6 @@
 //! [`Authenticated`]: the verified claims, as the handler's argument.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use auth0_api::{AuthScheme, ClaimError, Claims, Reason};
-use auth0_api_driver::protect::{ProtectError, Verified};
+use auth0_api_driver::protect::{Misconfiguration, ProtectError, Verified};
 use serde::de::DeserializeOwned;
 
 use crate::middleware::Installed;
@@ -97,8 +97,7 @@ fn authenticated<T: DeserializeOwned + 'static>(
         InternalError::from_response(error, response).into()
     };
     let Some(Installed(shared)) = extensions.get::<Installed>() else {
-        let error =
-            ProtectError::Misconfigured(auth0_api_driver::protect::Misconfiguration::NotInstalled);
+        let error = ProtectError::Misconfigured(Misconfiguration::NotInstalled);
         return Err(refusal(error, response::not_installed(request)));
     };
     let Some(verified) = extensions.get::<Verified>() else {
@@ -129,11 +128,50 @@ fn authenticated<T: DeserializeOwned + 'static>(
 
 /// The claims as `T`: a copy for `T = Claims`, else deserialised.
 fn convert<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, ClaimError> {
-    let mut copy = Some(claims.clone());
-    if let Some(slot) = (&mut copy as &mut dyn Any).downcast_mut::<Option<T>>()
-        && let Some(value) = slot.take()
-    {
-        return Ok(value);
+    if TypeId::of::<T>() == TypeId::of::<Claims>() {
+        let mut copy = Some(claims.clone());
+        if let Some(value) = (&mut copy as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+        {
+            return Ok(value);
+        }
     }
     claims.deserialize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Member {
+        sub: String,
+        org_id: String,
+    }
+
+    fn claims(json: &str) -> Claims {
+        Claims::from_payload(json.as_bytes(), 16).unwrap()
+    }
+
+    #[test]
+    fn claims_convert_to_themselves_or_to_the_callers_type() {
+        let all = claims(r#"{"sub":"u","org_id":"o","n":1}"#);
+        assert_eq!(convert::<Claims>(&all).unwrap(), all);
+        assert_eq!(
+            convert::<Member>(&all).unwrap(),
+            Member {
+                sub: "u".into(),
+                org_id: "o".into()
+            }
+        );
+        assert_eq!(
+            convert::<Member>(&claims(r#"{"sub":"u"}"#)),
+            Err(ClaimError::Deserialize)
+        );
+        assert_eq!(
+            convert::<Member>(&claims(r#"{"sub":"u","org_id":7}"#)),
+            Err(ClaimError::Deserialize)
+        );
+    }
 }

@@ -136,6 +136,9 @@ impl Protect {
     /// What the verified claims must satisfy on every wrapped route (403
     /// `insufficient_scope` otherwise). For a policy on some routes only, wrap them with
     /// [`Authorize`](crate::Authorize).
+    ///
+    /// With [optional](Self::optional) credentials, a request without any passes on without
+    /// this check; [`Authorize`](crate::Authorize) answers such a request with 401.
     pub fn policy(mut self, policy: Policy) -> Self {
         self.options = self.options.policy(policy);
         self

@@ -33,9 +33,7 @@ pub(crate) fn log_misconfiguration(cause: &Misconfiguration, request: &HttpReque
 
 /// The refusal when the route has no [`Protect`](crate::Protect) middleware: 500, logged.
 pub(crate) fn not_installed(request: &HttpRequest) -> HttpResponse {
-    let error = ProtectError::Misconfigured(Misconfiguration::NotInstalled);
-    if let ProtectError::Misconfigured(cause) = &error {
-        log_misconfiguration(cause, request);
-    }
-    error_response(&error)
+    let cause = Misconfiguration::NotInstalled;
+    log_misconfiguration(&cause, request);
+    error_response(&ProtectError::Misconfigured(cause))
 }
