@@ -463,6 +463,15 @@ impl Serialize for Claims {
     }
 }
 
+/// Deserialized from a JSON object (as [`Claims::from_map`]), so `Claims` can stand where a
+/// `T: DeserializeOwned` is expected, such as a framework extractor's claims type.
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::<String, Value>::deserialize(deserializer)?;
+        Claims::from_map(map).map_err(de::Error::custom)
+    }
+}
+
 /// What [`Claims::validate`] requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -562,6 +571,18 @@ impl core::error::Error for ClaimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_deserialize_from_an_object_only() {
+        let claims: Claims = serde_json::from_str(r#"{"sub":"a","scope":"x y"}"#).unwrap();
+        assert_eq!(
+            (claims.sub(), claims.scope()),
+            (Ok(Some("a")), Ok(Some("x y")))
+        );
+        assert!(serde_json::from_str::<Claims>("[1]").is_err());
+        let deep = alloc::format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<Claims>(&deep).is_err());
+    }
     use alloc::format;
     use alloc::string::ToString;
     use alloc::vec;

@@ -54,11 +54,16 @@
 
 mod fixture;
 pub mod lifecycle;
+pub mod protect;
 pub mod trace;
 mod waiters;
 
 pub use fixture::FixtureTransport;
 pub use lifecycle::{RefreshReport, Refresher, SnapshotFileError};
+pub use protect::{
+    Credentials, ErrorResponse, Misconfiguration, ProtectError, ProtectOptions, PublicOrigin,
+    UrlSource, Verified,
+};
 
 use std::fmt;
 use std::future::Future;

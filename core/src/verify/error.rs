@@ -14,7 +14,7 @@ use crate::authorize::Denied;
 use crate::claims::ClaimError;
 use crate::config::{DpopMode, ResolverError};
 use crate::discovery::DocumentError;
-use crate::extract::AuthScheme;
+use crate::extract::{AuthScheme, ExtractError};
 use crate::jose::JoseError;
 
 /// The check that rejected a token, in the order SPEC section 2 runs them.
@@ -23,6 +23,10 @@ use crate::jose::JoseError;
 pub enum Reason {
     /// No token was given (the challenge carries no error code, RFC 6750 section 3.1).
     MissingToken,
+    /// No single token could be taken from the request (RFC 6750 section 2): several
+    /// methods, a malformed `Authorization` header or `access_token` parameter.
+    /// `invalid_request`, 400. [`ExtractError::NotFound`] becomes [`Reason::MissingToken`].
+    Extraction(ExtractError),
     /// A scheme rule or a DPoP binding rule failed (SPEC section 3).
     Dpop(DpopError),
     /// The token is not a well-formed compact JWS, or its `alg` is never accepted.
@@ -67,6 +71,18 @@ pub enum Reason {
     ReplayStoreUnavailable,
 }
 
+/// [`ExtractError::NotFound`] is [`Reason::MissingToken`] (401 without an error code, RFC
+/// 6750 section 3.1); every other extraction failure is [`Reason::Extraction`] (400
+/// `invalid_request`).
+impl From<ExtractError> for Reason {
+    fn from(e: ExtractError) -> Self {
+        match e {
+            ExtractError::NotFound => Reason::MissingToken,
+            other => Reason::Extraction(other),
+        }
+    }
+}
+
 impl From<DpopError> for Reason {
     fn from(e: DpopError) -> Self {
         Reason::Dpop(e)
@@ -92,6 +108,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::MissingToken => f.write_str("no access token"),
+            Reason::Extraction(e) => write!(f, "{e}"),
             Reason::Dpop(e) => write!(f, "{e}"),
             Reason::Malformed(e) => write!(f, "malformed token: {e}"),
             Reason::MalformedClaims(e) => write!(f, "malformed token: {e}"),
@@ -250,6 +267,7 @@ fn wire_code(reason: &Reason) -> ErrorCode {
         Reason::MissingToken => ErrorCode::InvalidToken,
         Reason::Forbidden(_) => ErrorCode::InsufficientScope,
         Reason::ReplayStoreUnavailable => ErrorCode::TemporarilyUnavailable,
+        Reason::Extraction(_) => ErrorCode::InvalidRequest,
         Reason::Dpop(e) => match e.code() {
             DpopErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
             DpopErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,

@@ -120,9 +120,9 @@ impl Verifier {
             uses_domains: !matches!(self.source, IssuerSource::Single(_)),
         };
         let scheme = dpop::check_scheme(self.dpop.mode, ctx.scheme, params)
-            .map_err(|e| self.reject(e.into(), false))?;
+            .map_err(|e| self.rejection(e.into(), false))?;
         let dpop_scheme = scheme == Scheme::DPoP;
-        let fail = |reason: Reason| self.reject(reason, dpop_scheme);
+        let fail = |reason: Reason| self.rejection(reason, dpop_scheme);
         if token.is_empty() {
             return Err(fail(Reason::MissingToken));
         }
@@ -211,10 +211,33 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         policy
             .check(claims)
-            .map_err(|denied| self.reject(Reason::Forbidden(denied), scheme == AuthScheme::DPoP))
+            .map_err(|denied| self.rejection(Reason::Forbidden(denied), scheme == AuthScheme::DPoP))
     }
 
-    fn reject(&self, reason: Reason, dpop_scheme: bool) -> VerifyError {
+    /// The error this verifier answers for `reason`, with its challenges (the error on the
+    /// `scheme` challenge, the configured `resource_metadata`): for framework adapters that
+    /// refuse a request before verification starts, such as when extraction fails.
+    ///
+    /// ```
+    /// use auth0_api::extract::{ExtractError, extract_token};
+    /// use auth0_api::{AuthScheme, VerifierConfig};
+    ///
+    /// let verifier = VerifierConfig::new().domain("example.auth0.com").audience("api").build()?;
+    /// let headers = [("Authorization", "Bearer a b")];
+    /// let err = extract_token(headers, None, None).unwrap_err();
+    /// let err = verifier.reject(err.into(), AuthScheme::Bearer);
+    /// assert_eq!((err.status(), err.error_code().as_str()), (400, "invalid_request"));
+    /// // No credentials at all: 401 and no error code (RFC 6750 section 3.1).
+    /// let err = verifier.reject(ExtractError::NotFound.into(), AuthScheme::Bearer);
+    /// assert_eq!(err.status(), 401);
+    /// assert_eq!(err.www_authenticate()[0], r#"Bearer realm="api""#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reject(&self, reason: Reason, scheme: AuthScheme) -> VerifyError {
+        self.rejection(reason, scheme == AuthScheme::DPoP)
+    }
+
+    fn rejection(&self, reason: Reason, dpop_scheme: bool) -> VerifyError {
         VerifyError::new(
             reason,
             self.dpop.mode,
@@ -287,7 +310,7 @@ impl<'a> PendingDomains<'a> {
 
     fn reject(&self, reason: Reason) -> VerifyError {
         let dpop_scheme = self.parsed.scheme == Scheme::DPoP;
-        self.parsed.verifier.reject(reason, dpop_scheme)
+        self.parsed.verifier.rejection(reason, dpop_scheme)
     }
 }
 
