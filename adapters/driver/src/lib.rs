@@ -646,6 +646,125 @@ impl<T> fmt::Debug for Client<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth0_api::{HttpResponse, VerifierConfig};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use p256::ecdsa::{Signature, SigningKey, signature::Signer as _};
+    use serde_json::{Value, json};
+
+    const ISSUER: &str = "https://tenant.example/";
+    const NOW: u64 = 1_700_000_000;
+    const URL: &str = "https://api.example/orders";
+
+    fn public_jwk(key: &SigningKey) -> Value {
+        let point = key.verifying_key().to_sec1_point(false);
+        let bytes = point.as_bytes();
+        json!({"kty": "EC", "crv": "P-256",
+               "x": B64.encode(&bytes[1..33]), "y": B64.encode(&bytes[33..65])})
+    }
+
+    fn sign(key: &SigningKey, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.to_bytes()))
+    }
+
+    /// A client over fixtures for `caches`, a DPoP-bound token, its proof, and a bearer token.
+    fn dpop_setup(external: bool) -> (Client<FixtureTransport>, String, String, String) {
+        let issuer_key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let proof_key = SigningKey::from_slice(&[9; 32]).unwrap();
+        let mut jwk = public_jwk(&issuer_key);
+        jwk["kid"] = json!("k1");
+        let fixtures = FixtureTransport::new()
+            .with_get(
+                format!("{ISSUER}.well-known/openid-configuration"),
+                HttpResponse::json(
+                    json!({"issuer": ISSUER, "jwks_uri": format!("{ISSUER}jwks")}).to_string(),
+                ),
+            )
+            .with_get(
+                format!("{ISSUER}jwks"),
+                HttpResponse::json(json!({ "keys": [jwk] }).to_string()),
+            );
+        let proof_jwk = public_jwk(&proof_key);
+        let jkt = auth0_api::jose::jwk::Jwk::from_members(
+            proof_jwk.as_object().unwrap(),
+            &auth0_api::jose::verify::RUST_CRYPTO,
+        )
+        .unwrap()
+        .thumbprint();
+        let claims = |cnf: bool| {
+            let mut c = json!({"iss": ISSUER, "sub": "user", "aud": "api://orders",
+                               "iat": NOW, "exp": NOW + 3600});
+            if cnf {
+                c["cnf"] = json!({ "jkt": jkt });
+            }
+            c
+        };
+        let header = json!({"alg": "ES256", "kid": "k1"});
+        let bound = sign(&issuer_key, &header, &claims(true));
+        let bearer = sign(&issuer_key, &header, &claims(false));
+        let proof = sign(
+            &proof_key,
+            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": proof_jwk}),
+            &json!({"jti": "j1", "htm": "GET", "htu": URL, "iat": NOW,
+                    "ath": auth0_api::verify::dpop::access_token_hash(&bound)}),
+        );
+        let verifier = VerifierConfig::new()
+            .domain("tenant.example")
+            .audience("api://orders")
+            .algorithms(["ES256"])
+            .build()
+            .unwrap();
+        let caches = if external {
+            verifier.new_caches().with_external_replay()
+        } else {
+            verifier.new_caches()
+        };
+        let client =
+            Client::with_caches(verifier, caches, fixtures, || UnixTime::from_secs(NOW + 1));
+        (client, bound, proof, bearer)
+    }
+
+    fn dpop_ctx(proof: &str) -> RequestContext<'_> {
+        RequestContext {
+            scheme: Some("DPoP"),
+            dpop_proof: Some(proof),
+            http_method: Some("GET"),
+            http_url: Some(URL),
+            ..RequestContext::default()
+        }
+    }
+
+    /// Caches asking for an external replay check, and no store to ask: DPoP requests are
+    /// refused with 503 (fail closed), bearer requests are served as before.
+    #[test]
+    fn an_external_check_without_a_store_fails_closed() {
+        let (client, bound, proof, bearer) = dpop_setup(true);
+        for _ in 0..2 {
+            let err = client.verify(&bound, &dpop_ctx(&proof)).unwrap_err();
+            assert_eq!(*err.reason(), auth0_api::Reason::ReplayStoreUnavailable);
+            assert_eq!(
+                (err.status(), err.code()),
+                (503, "replay_store_unavailable")
+            );
+        }
+        let claims = client.verify(&bearer, &RequestContext::default()).unwrap();
+        assert_eq!(claims.get("sub"), Some(json!("user")));
+    }
+
+    /// Without a store and with default caches the driver behaves as before: no replay
+    /// step, so (with no in-memory cache either) the same proof passes twice.
+    #[test]
+    fn no_store_no_external_check_keeps_the_old_behaviour() {
+        let (client, bound, proof, _) = dpop_setup(false);
+        client.verify(&bound, &dpop_ctx(&proof)).unwrap();
+        client.verify(&bound, &dpop_ctx(&proof)).unwrap();
+    }
 
     #[test]
     fn options_debug_hides_proxy_credentials() {
