@@ -286,26 +286,28 @@ where
             on_error: layer.on_error.clone(),
         });
         let span = request_span(request.method());
+        let outcome_span = span.clone();
+        let record = move |outcome: Outcome<'_>| record(&outcome_span, &outcome);
         let future = async move {
             let credentials = match prepared {
                 Ok(Some(credentials)) => credentials,
                 Ok(None) => {
-                    record(&Outcome::Anonymous);
+                    record(Outcome::Anonymous);
                     return inner.call(request).await;
                 }
                 Err(error) => {
-                    record(&Outcome::Refused(&error));
+                    record(Outcome::Refused(&error));
                     return Ok(respond(&error, layer.on_error.as_ref()));
                 }
             };
             match layer.options.verify(&layer.client, &credentials).await {
                 Ok(verified) => {
-                    record(&Outcome::Verified);
+                    record(Outcome::Verified);
                     request.extensions_mut().insert(verified);
                     inner.call(request).await
                 }
                 Err(error) => {
-                    record(&Outcome::Refused(&error));
+                    record(Outcome::Refused(&error));
                     Ok(respond(&error, layer.on_error.as_ref()))
                 }
             }
@@ -486,7 +488,8 @@ fn default_response(error: &ProtectError) -> Response<String> {
     response
 }
 
-/// How a request ended, for the span.
+/// How a request ended, for the span (unread without the `tracing` feature).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 enum Outcome<'e> {
     Verified,
     Anonymous,
@@ -505,11 +508,16 @@ fn request_span(method: &http::Method) -> tracing::Span {
 }
 
 #[cfg(not(feature = "tracing"))]
-fn request_span(_: &http::Method) {}
+#[derive(Clone, Copy)]
+struct NoSpan;
+
+#[cfg(not(feature = "tracing"))]
+fn request_span(_: &http::Method) -> NoSpan {
+    NoSpan
+}
 
 #[cfg(feature = "tracing")]
-fn record(outcome: &Outcome<'_>) {
-    let span = tracing::Span::current();
+fn record(span: &tracing::Span, outcome: &Outcome<'_>) {
     match outcome {
         Outcome::Verified => {
             span.record("outcome", "verified");
@@ -535,7 +543,7 @@ fn record(outcome: &Outcome<'_>) {
 }
 
 #[cfg(not(feature = "tracing"))]
-fn record(_: &Outcome<'_>) {}
+fn record(_: &NoSpan, _: &Outcome<'_>) {}
 
 #[cfg(feature = "tracing")]
 fn instrument<F>(future: F, span: tracing::Span) -> BoxFuture<F::Output>
@@ -547,7 +555,7 @@ where
 }
 
 #[cfg(not(feature = "tracing"))]
-fn instrument<F>(future: F, _: ()) -> BoxFuture<F::Output>
+fn instrument<F>(future: F, _: NoSpan) -> BoxFuture<F::Output>
 where
     F: Future + Send + 'static,
 {
