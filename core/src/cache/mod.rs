@@ -42,7 +42,7 @@
 //! [`Verifier::snapshot_caches`] exports the cached discovery documents and JWK Sets (the
 //! bytes received, with their fetch times) as a [`CacheSnapshot`];
 //! [`Verifier::restore_caches`] loads one into caches after checking it (see
-//! [`snapshot`](self::snapshot)).
+//! [`snapshot`]).
 //!
 //! Warm lookups through a shared reference (a warm verification's
 //! [`poll_shared`](crate::VerifyAccessToken::poll_shared)) count as uses for eviction, so the busiest tenants are evicted last.
