@@ -392,7 +392,8 @@ impl Caches {
     }
 
     /// Records the outcome of a JWKS fetch (`None` for a failure). A failure keeps the keys
-    /// already cached: they stay usable until their TTL runs out. With TTL 0, or when the
+    /// already cached: they stay usable until their TTL runs out, then stale for
+    /// [`CachePolicy::max_stale`] more. With TTL 0, or when the
     /// cache has no room, nothing is stored and the keys are handed back for the caller's
     /// own use.
     pub(crate) fn finish_jwks(
