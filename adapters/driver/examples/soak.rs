@@ -1,6 +1,7 @@
 //! Soak run of the cache lifecycle: warm verifications on two threads against an in-memory
-//! tenant that rotates its key every tenth of the run and fails one fetch in three, with a
-//! background refresher thread and a simulated clock (one second per 100 verifications).
+//! tenant that rotates its signing key every tenth of the run (publishing the next key one
+//! rotation ahead, as Auth0 does) and fails one fetch in three, with a background refresher
+//! thread and a simulated clock (1,000 s per rotation: 10,000 s, about 16 TTLs, per run).
 //!
 //! ```text
 //! cargo run --release -p auth0-api-driver --example soak            # 1,000,000 verifications
@@ -51,7 +52,7 @@ impl Transport for FlakyTenant {
             .entry(request.url.clone())
             .or_default() += 1;
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return Ok(HttpResponse::new(
                 500,
@@ -77,9 +78,10 @@ fn jwk(generation: u64) -> Value {
            "x": B64.encode(&bytes[1..33]), "y": B64.encode(&bytes[33..65])})
 }
 
-/// The key set published during `generation`: its key and the previous one.
+/// The key set published during `generation`: the previous key, the signing key and the
+/// next one.
 fn jwks(generation: u64) -> HttpResponse {
-    let keys: Vec<Value> = (generation.saturating_sub(1)..=generation)
+    let keys: Vec<Value> = (generation.saturating_sub(1)..=generation + 1)
         .map(jwk)
         .collect();
     HttpResponse::json(json!({ "keys": keys }).to_string())
@@ -132,10 +134,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .algorithms(["ES256"])
         .cache(CachePolicy::default())
         .build()?;
-    // Simulated time: one second per 100 verifications.
+    // Simulated time: 1,000 s per rotation.
     let done = Arc::new(AtomicU64::new(0));
     let clock_done = Arc::clone(&done);
-    let clock = move || UnixTime::from_secs(T0 + clock_done.load(Ordering::Relaxed) / 100);
+    let clock = move || {
+        let n = clock_done.load(Ordering::Relaxed);
+        UnixTime::from_secs(T0 + n.saturating_mul(1000) / rotate_every)
+    };
     let client = Arc::new(Client::new(verifier, tenant, clock));
     let refresher = Client::spawn_refresher(&client)?;
 
@@ -152,9 +157,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         break;
                     }
                     let generation = n / rotate_every;
-                    if n % rotate_every == 0 && generation > 0 {
-                        // Rotation: the tenant publishes the new key (keeping the old one)
-                        // and tokens are signed with it from now on.
+                    if n.is_multiple_of(rotate_every) && generation > 0 {
+                        // Rotation: tokens are signed with the key published one rotation
+                        // ago; the tenant publishes the next one.
                         client.driver().transport().fixtures.set(
                             Method::Get,
                             JWKS,
@@ -188,7 +193,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("verifications:      {total} on {THREADS} threads in {elapsed:.2?}");
     println!(
         "simulated time:     {} s (TTL 600 s, refresh in the last 10 %, cooldown 30 s)",
-        total / 100
+        generations * 1000
     );
     println!("key rotations:      {}", generations.saturating_sub(1));
     let asked = transport

@@ -42,7 +42,7 @@
 //! [`Verifier::snapshot_caches`] exports the cached discovery documents and JWK Sets (the
 //! bytes received, with their fetch times) as a [`CacheSnapshot`];
 //! [`Verifier::restore_caches`] loads one into caches after checking it (see
-//! [`snapshot`](self::snapshot)).
+//! [`snapshot`]).
 //!
 //! Warm lookups through a shared reference (a warm verification's
 //! [`poll_shared`](crate::VerifyAccessToken::poll_shared)) count as uses for eviction, so the busiest tenants are evicted last.
@@ -437,7 +437,8 @@ impl Caches {
     }
 
     /// Records the outcome of a JWKS fetch (`None` for a failure). A failure keeps the keys
-    /// already cached: they stay usable until their TTL runs out. With TTL 0, or when the
+    /// already cached: they stay usable until their TTL runs out, then stale for
+    /// [`CachePolicy::max_stale`] more. With TTL 0, or when the
     /// cache has no room, nothing is stored and the keys are handed back for the caller's
     /// own use.
     pub(crate) fn finish_jwks(

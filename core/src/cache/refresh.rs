@@ -72,7 +72,7 @@ enum State {
     Finished(Option<Result<Refreshed, RefreshError>>),
 }
 
-/// A background refresh of one cached resource; see the [module docs](self). Made by
+/// A background refresh of one cached resource; see the [cache module docs](crate::cache). Made by
 /// [`Verifier::refresh`]; a JWK Set is parsed with the verifier's provider and
 /// [`KeySetLimits`](crate::KeySetLimits), as a verification's fetch would.
 #[derive(Debug)]
