@@ -95,6 +95,7 @@ fn refresh_with(
                 Flow::handle_response(&mut flow, caches, outcome, now);
             }
             Action::Wait(k) => panic!("a refresh never waits ({k:?})"),
+            Action::CheckReplay(_) => panic!("a refresh never checks a replay"),
             Action::Done(done) => return Ok(done),
         }
     }
@@ -413,6 +414,7 @@ fn run_with(
                 flow.handle_response(caches, outcome, now);
             }
             Action::Wait(k) => panic!("unexpected wait for {k:?}"),
+            Action::CheckReplay(_) => panic!("a bearer token never reaches the replay check"),
             Action::Done(_) => return Ok(()),
         }
     }
