@@ -355,7 +355,7 @@ impl AuthorizeLayer {
     pub fn scopes<I, S>(scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
         Self::new(Policy::new().all_scopes(scopes))
     }
