@@ -508,7 +508,7 @@ fn request_span(method: &http::Method) -> tracing::Span {
 }
 
 #[cfg(not(feature = "tracing"))]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct NoSpan;
 
 #[cfg(not(feature = "tracing"))]

@@ -250,6 +250,9 @@ impl Verifier {
 /// What [`Verifier::start_verification`] gives.
 #[derive(Debug)]
 #[must_use = "a verification does nothing until it is driven"]
+// `Ready` is the common case and lives on the caller's stack; boxing it would cost every
+// verification an allocation to save a deferred-resolver verification some stack.
+#[allow(clippy::large_enum_variant)]
 pub enum Started<'a> {
     /// The issuer is chosen: drive the flow.
     Ready(VerifyAccessToken<'a>),
