@@ -614,7 +614,7 @@ impl ProtectOptions {
         let authorization = lines
             .authorization
             .iter()
-            .map(|v| ("authorization", lossy(v)));
+            .map(|v| ("authorization", String::from_utf8_lossy(v)));
         let dpop_mode = verifier.dpop().mode;
         let found = match extract_token(authorization, query, None) {
             Ok(found) => found,

@@ -207,11 +207,10 @@ impl VerifyError {
     /// `insufficient_scope` for a [`Policy`](crate::Policy) refusal, or
     /// `replay_store_unavailable` when the shared DPoP replay store could not answer.
     pub fn code(&self) -> &'static str {
-        if self.reason == Reason::ReplayStoreUnavailable {
-            return "replay_store_unavailable";
-        }
         match wire_code(&self.reason) {
             ErrorCode::InvalidToken => "verify_access_token_error",
+            // The only reason with this wire code; the SDK code names the cause.
+            ErrorCode::TemporarilyUnavailable => "replay_store_unavailable",
             other => other.as_str(),
         }
     }
