@@ -249,12 +249,13 @@ impl<T: Transport + Send + Sync + 'static> Client<T> {
         let weak = Arc::downgrade(client);
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("auth0-api-refresh".into())
             .spawn(move || refresh_loop(&weak, &stopped))?;
         Ok(Refresher {
             stop,
             client: Arc::downgrade(client) as Weak<dyn Raise>,
+            thread: Some(thread),
         })
     }
 }
@@ -284,18 +285,36 @@ impl<T: Send + Sync> Raise for Client<T> {
     }
 }
 
-/// The handle of a [`Client::spawn_refresher`] thread; dropping it stops the thread.
+/// The handle of a [`Client::spawn_refresher`] thread. Dropping it tells the thread to
+/// stop without waiting for it; [`stop`](Self::stop) also waits.
 pub struct Refresher {
     stop: Arc<AtomicBool>,
     client: Weak<dyn Raise>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for Refresher {
-    fn drop(&mut self) {
+impl Refresher {
+    /// Stops the thread and waits until it has ended: a refresh it was running has then
+    /// been stored in the caches (or has failed).
+    pub fn stop(mut self) {
+        self.signal_stop();
+        if let Some(thread) = self.thread.take() {
+            // The loop does not panic; if a transport did, the refresh is over all the same.
+            let _ = thread.join();
+        }
+    }
+
+    fn signal_stop(&self) {
         self.stop.store(true, Ordering::Release);
         if let Some(client) = self.client.upgrade() {
             client.raise();
         }
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.signal_stop();
     }
 }
 
