@@ -33,8 +33,11 @@
 //! assert_eq!(response.www_authenticate, [r#"Bearer realm="api""#, r#"DPoP algs="ES256""#]);
 //! assert_eq!(response.body, r#"{"error":"invalid_token","error_description":"no access token"}"#);
 //!
-//! // A bearer token: the URL for `htu` comes from the configured origin.
-//! let headers = [("authorization", &b"Bearer eyJ0.eyJ1.c2ln"[..])];
+//! // A DPoP request: the URL for `htu` comes from the configured origin.
+//! let headers = [
+//!     ("authorization", &b"DPoP eyJ0.eyJ1.c2ln"[..]),
+//!     ("dpop", &b"eyJ2.eyJ3.c2ln"[..]),
+//! ];
 //! let credentials = options.prepare(&verifier, "GET", "/orders?page=2", headers)?.unwrap();
 //! assert_eq!(credentials.url(), Some("https://api.example.com/orders?page=2"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -70,6 +73,7 @@
 //! ignored otherwise. A trusted header that is missing when the URL is needed is
 //! [`Misconfiguration::MissingHeader`] (500): the proxy is not in front, or does not set it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -614,7 +618,7 @@ impl ProtectOptions {
         let authorization = lines
             .authorization
             .iter()
-            .map(|v| ("authorization", String::from_utf8_lossy(v)));
+            .map(|v| ("authorization", text(v)));
         let dpop_mode = verifier.dpop().mode;
         let found = match extract_token(authorization, query, None) {
             Ok(found) => found,
@@ -671,22 +675,28 @@ impl ProtectOptions {
         if uses_dpop && self.url_source == UrlSource::Host {
             return Err(ProtectError::Misconfigured(Misconfiguration::UntrustedHost));
         }
-        let url = match self.request_url(target, &lines) {
-            Ok(url) => Some(url),
-            Err(_) if !uses_dpop => None,
-            Err(UrlFailure::Config(m)) => return Err(ProtectError::Misconfigured(m)),
-            Err(UrlFailure::Invalid(e)) => {
-                return Err(ProtectError::Rejected(verifier.reject(
-                    Reason::Dpop(DpopError::InvalidRequestUrl(e)),
-                    AuthScheme::DPoP,
-                )));
+        // The URL is the DPoP proof's `htu`, and an input of a domain resolver; a bearer
+        // request to a single-domain verifier needs none, so none is built.
+        let url = if !uses_dpop && !with_resolver {
+            None
+        } else {
+            match self.request_url(target, &lines) {
+                Ok(url) => Some(url),
+                Err(_) if !uses_dpop => None,
+                Err(UrlFailure::Config(m)) => return Err(ProtectError::Misconfigured(m)),
+                Err(UrlFailure::Invalid(e)) => {
+                    return Err(ProtectError::Rejected(verifier.reject(
+                        Reason::Dpop(DpopError::InvalidRequestUrl(e)),
+                        AuthScheme::DPoP,
+                    )));
+                }
             }
         };
         Ok(Some(Credentials {
             token: found.into_token(),
             scheme,
             proof,
-            method: method.to_owned(),
+            method: method_name(method),
             url,
             headers: all,
         }))
@@ -768,12 +778,12 @@ impl ProtectOptions {
 /// The header lines `prepare` reads, by name.
 #[derive(Default)]
 struct Lines<'h> {
-    authorization: Vec<&'h [u8]>,
-    dpop: Vec<&'h [u8]>,
-    host: Vec<&'h [u8]>,
-    forwarded: Vec<&'h [u8]>,
-    x_forwarded_proto: Vec<&'h [u8]>,
-    x_forwarded_host: Vec<&'h [u8]>,
+    authorization: Values<'h>,
+    dpop: Values<'h>,
+    host: Values<'h>,
+    forwarded: Values<'h>,
+    x_forwarded_proto: Values<'h>,
+    x_forwarded_host: Values<'h>,
 }
 
 impl<'h> Lines<'h> {
@@ -797,14 +807,72 @@ impl<'h> Lines<'h> {
     }
 }
 
+/// The lines of one header: the usual one or two without allocating, more on the heap.
+#[derive(Default)]
+struct Values<'h> {
+    inline: [&'h [u8]; 2],
+    len: usize,
+    spilled: Vec<&'h [u8]>,
+}
+
+impl<'h> Values<'h> {
+    fn push(&mut self, value: &'h [u8]) {
+        if !self.spilled.is_empty() {
+            self.spilled.push(value);
+        } else if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = value;
+            self.len += 1;
+        } else {
+            self.spilled.extend_from_slice(&self.inline);
+            self.spilled.push(value);
+        }
+    }
+
+    fn as_slice(&self) -> &[&'h [u8]] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl<'h> std::ops::Deref for Values<'h> {
+    type Target = [&'h [u8]];
+
+    fn deref(&self) -> &Self::Target {
+        self.as_slice()
+    }
+}
+
 /// The `Host` value a trusted proxy passed through; its absence is a configuration matter.
 fn host_or_missing<'h>(lines: &Lines<'h>) -> Result<&'h str, UrlFailure> {
     single_host(&lines.host)?.ok_or(UrlFailure::Config(Misconfiguration::MissingHeader("host")))
 }
 
+/// The method as given; the standard ones without an allocation.
+fn method_name(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
 /// Header bytes as text; any non-UTF-8 byte becomes U+FFFD, which no later check accepts.
 fn lossy(value: &[u8]) -> String {
-    String::from_utf8_lossy(value).into_owned()
+    text(value).into_owned()
+}
+
+/// Header bytes as text, borrowed when they are UTF-8 (the usual case, checked at the
+/// speed of `str::from_utf8`); any other byte becomes U+FFFD.
+fn text(value: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    }
 }
 
 /// What [`ProtectOptions::prepare`] read from a request. `Debug` hides the token and proof.
@@ -813,7 +881,7 @@ pub struct Credentials {
     token: String,
     scheme: AuthScheme,
     proof: Option<String>,
-    method: String,
+    method: Cow<'static, str>,
     url: Option<String>,
     /// Every header, lower-case names, for a domain resolver (only with `domains`).
     headers: Vec<(String, String)>,
@@ -833,7 +901,9 @@ impl Credentials {
         self.scheme
     }
 
-    /// The request URL given to the verifier, if one could be built.
+    /// The request URL given to the verifier: built for a request that uses DPoP (the
+    /// proof's `htu`) and for a verifier with several domains (its resolver's input), when
+    /// it could be built; `None` for a bearer request to a single-domain verifier.
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }

@@ -85,10 +85,13 @@ impl IntoResponse for AuthRejection {
 /// The claims as `T`: a clone for `Claims` itself, else deserialized.
 fn convert<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, ClaimError> {
     if TypeId::of::<T>() == TypeId::of::<Claims>() {
-        // `T` is `Claims`: no need to go through JSON.
-        let boxed: Box<dyn Any> = Box::new(claims.clone());
-        if let Ok(value) = boxed.downcast::<T>() {
-            return Ok(*value);
+        // `T` is `Claims`: a clone, no need to go through JSON (nor a box for the downcast).
+        let mut slot = Some(claims.clone());
+        if let Some(value) = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+        {
+            return Ok(value);
         }
     }
     claims.deserialize::<T>()

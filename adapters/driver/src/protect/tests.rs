@@ -28,6 +28,19 @@ fn prepare(
     options.prepare(&verifier(mode), "GET", target, headers)
 }
 
+/// The URL `prepare` would build for a request that needs one.
+fn url_from(
+    options: &ProtectOptions,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<String, UrlFailure> {
+    let mut lines = Lines::default();
+    for (name, value) in headers {
+        lines.add(name, value.as_bytes());
+    }
+    options.request_url(target, &lines)
+}
+
 fn rejected(result: Result<Option<Credentials>, ProtectError>) -> ErrorResponse {
     match result {
         Err(e @ ProtectError::Rejected(_)) => ErrorResponse::from(&e),
@@ -270,7 +283,8 @@ fn bearer_credentials() {
     let ctx = found.context();
     assert_eq!(ctx.scheme, Some("Bearer"));
     assert_eq!(ctx.http_method, Some("GET"));
-    assert_eq!(ctx.http_url, Some("https://api.example.com/o?p=1"));
+    // A bearer request to a single-domain verifier: no URL is built (nothing reads it).
+    assert_eq!(ctx.http_url, None);
     assert_eq!(ctx.dpop_proof, None);
     assert!(!format!("{found:?}").contains(TOKEN));
     // A query token is a bearer token, with the scheme made explicit for the core.
@@ -314,13 +328,14 @@ fn dpop_never_trusts_the_host_header() {
     ];
     let err = prepare(&ProtectOptions::new(), DpopMode::Allowed, "/", &headers).unwrap_err();
     assert_eq!(err.status(), 500);
-    // With DPoP disabled the header is ignored, and the Host-derived URL is only informative.
+    // With DPoP disabled the header is ignored: a bearer request, no URL needed.
     let found = prepare(&ProtectOptions::new(), DpopMode::Disabled, "/x", &headers)
         .unwrap()
         .unwrap();
-    assert_eq!(found.url(), Some("https://a/x"));
-    // A bearer request gets the Host-derived URL, or none when Host is malformed.
+    assert_eq!((found.scheme(), found.url()), (AuthScheme::Bearer, None));
+    // Where a URL is built from Host (a resolver's input), a malformed Host gives none.
     let headers = [("authorization", "Bearer eyJ0.eyJ1.c2ln"), ("host", "a b")];
+    assert!(url_from(&ProtectOptions::new(), "/", &headers).is_err());
     let found = prepare(&ProtectOptions::new(), DpopMode::Allowed, "/", &headers)
         .unwrap()
         .unwrap();
@@ -450,10 +465,10 @@ fn forwarded_headers_only_when_trusted() {
         ("host", "api.example.com"),
         ("forwarded", "proto=http;host=evil"),
     ];
-    let found = prepare(&ProtectOptions::new(), DpopMode::Allowed, "/o", &headers)
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.url(), Some("https://api.example.com/o"));
+    assert_eq!(
+        url_from(&ProtectOptions::new(), "/o", &headers).ok(),
+        Some("https://api.example.com/o".to_owned())
+    );
 }
 
 #[test]

@@ -1,0 +1,274 @@
+//! What the `http` and `http_aws_lc` benches share: one axum app with three routes (open,
+//! protected by `ProtectLayer`, guarded by a hand-written `jsonwebtoken` check), served on
+//! its own thread by a single-threaded runtime, so the CPU time of that one thread is the
+//! server's CPU time. The client (reqwest, one keep-alive connection) runs on the bench
+//! thread.
+//!
+//! Two measurements per route, both in the same run and on the same token and key:
+//! - criterion groups: server CPU per request (`iter_custom` over the server thread's
+//!   CPU clock) and wall-clock latency per request;
+//! - a summary printed at the end, measured interleaved (each round runs every route and
+//!   the raw signature check back to back, so drift hits all alike): the CPU each guard
+//!   adds over the open route, as a ratio to the raw signature check on the same provider.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use auth0_api::internals::CompactJws;
+use auth0_api::jose::jwk::JwkSet;
+use auth0_api::jose::verify::CryptoProvider;
+use auth0_api::{DomainPolicy, Limits, VerifierConfig};
+use auth0_api_driver::ClientOptions;
+use auth0_api_mock_tenant::{DEFAULT_AUDIENCE, MockTenant, TenantOptions, TokenSpec};
+use auth0_api_tower::{Authenticated, ProtectLayer};
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use criterion::Criterion;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+/// What the hand-written guard holds: a key parsed once and the validation rules.
+struct Manual {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl Manual {
+    fn check(&self, headers: &HeaderMap) -> Result<String, StatusCode> {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation)
+            .map_err(|_| StatusCode::UNAUTHORIZED)?;
+        Ok(data.claims["sub"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// The CPU time of one thread of this process, from `/proc` (Linux; nanoseconds).
+struct ThreadCpu {
+    path: String,
+}
+
+impl ThreadCpu {
+    /// The calling thread's clock, readable from any thread.
+    fn current() -> Option<Self> {
+        let link = std::fs::read_link("/proc/thread-self").ok()?;
+        let tid = link.file_name()?.to_str()?.to_owned();
+        let cpu = ThreadCpu {
+            path: format!("/proc/self/task/{tid}/schedstat"),
+        };
+        cpu.now()?;
+        Some(cpu)
+    }
+
+    fn now(&self) -> Option<Duration> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let nanos = text.split_whitespace().next()?.parse().ok()?;
+        Some(Duration::from_nanos(nanos))
+    }
+}
+
+const ROUTES: [(&str, &str); 3] = [
+    ("unprotected", "/open"),
+    ("protected_by_layer", "/protected"),
+    ("jsonwebtoken_by_hand", "/manual"),
+];
+
+/// Runs the groups and prints the summary for `provider` (named `name`). The caller has
+/// installed the matching `jsonwebtoken` provider.
+pub(crate) fn run(c: &mut Criterion, name: &str, provider: &'static dyn CryptoProvider) {
+    let tenant = MockTenant::start(TenantOptions::default()).unwrap();
+    let token = tenant
+        .mint_access_token(&TokenSpec::new(DEFAULT_AUDIENCE))
+        .unwrap();
+
+    let verifier = VerifierConfig::new()
+        .domain(tenant.issuer())
+        .audience(DEFAULT_AUDIENCE)
+        .domain_policy(DomainPolicy::STRICT.with_ip_literals(true))
+        .crypto_provider(provider)
+        .build()
+        .unwrap();
+    let options = ClientOptions {
+        root_certificates_pem: vec![tenant.ca_pem().as_bytes().to_vec()],
+        ..ClientOptions::default()
+    };
+    let layer = ProtectLayer::reqwest(verifier, options).unwrap();
+
+    let jwks = tenant.jwks();
+    let rsa = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "RS256")
+        .unwrap();
+    let key =
+        DecodingKey::from_rsa_components(rsa["n"].as_str().unwrap(), rsa["e"].as_str().unwrap())
+            .unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[DEFAULT_AUDIENCE]);
+    validation.set_issuer(&[tenant.issuer()]);
+    let manual = Arc::new(Manual { key, validation });
+
+    // The raw signature check on the same provider, key and token.
+    let keys = JwkSet::parse(jwks.to_string().as_bytes(), provider).unwrap();
+    let jws = CompactJws::parse(&token, &Limits::default()).unwrap();
+    let raw_key = keys.select(jws.header()).unwrap();
+    let raw = || {
+        raw_key
+            .verify(
+                jws.header().alg,
+                black_box(jws.signing_input()),
+                black_box(jws.signature()),
+            )
+            .unwrap();
+    };
+
+    let protected = Router::new()
+        .route(
+            "/protected",
+            get(|Authenticated(claims): Authenticated| async move {
+                claims.sub().ok().flatten().unwrap_or_default().to_owned()
+            }),
+        )
+        .layer(layer);
+    let app = Router::new()
+        .route("/open", get(|| async { "auth0|mock-user" }))
+        .route(
+            "/manual",
+            get(move |headers: HeaderMap| {
+                let manual = Arc::clone(&manual);
+                async move { manual.check(&headers) }
+            }),
+        )
+        .merge(protected);
+
+    let (sender, started) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .unwrap();
+            let addr = listener.local_addr().unwrap();
+            sender.send((addr, ThreadCpu::current())).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let (addr, server_cpu) = started.recv().unwrap();
+    let base = format!("http://{addr}");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = |path: &str| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(&token);
+        let response = rt.block_on(request.send()).unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        rt.block_on(response.bytes()).unwrap()
+    };
+    // Warm the caches (and check every route answers) before measuring.
+    for (_, path) in ROUTES {
+        assert_eq!(&get(path)[..], b"auth0|mock-user");
+    }
+
+    let mut latency = c.benchmark_group(format!("rs256_{name}_latency"));
+    latency.measurement_time(Duration::from_secs(4));
+    for (route, path) in ROUTES {
+        latency.bench_function(route, |b| b.iter(|| get(path)));
+    }
+    latency.finish();
+
+    let Some(cpu) = server_cpu else {
+        println!("no per-thread CPU clock (/proc/thread-self): server CPU not measured");
+        return;
+    };
+    let mut server = c.benchmark_group(format!("rs256_{name}_server_cpu"));
+    server.measurement_time(Duration::from_secs(4));
+    for (route, path) in ROUTES {
+        server.bench_function(route, |b| {
+            b.iter_custom(|iters| {
+                let start = cpu.now().unwrap();
+                for _ in 0..iters {
+                    get(path);
+                }
+                cpu.now().unwrap() - start
+            });
+        });
+    }
+    server.bench_function("raw_signature_check", |b| b.iter(raw));
+    server.finish();
+
+    summary(name, &cpu, &get, &raw);
+}
+
+/// Requests per round and route in the summary.
+const BATCH: u32 = 200;
+const ROUNDS: usize = 25;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Server CPU (µs per request) per route and the raw check (µs per call), interleaved.
+fn summary(name: &str, cpu: &ThreadCpu, get: &dyn Fn(&str) -> axum::body::Bytes, raw: &dyn Fn()) {
+    let per_call = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / f64::from(BATCH);
+    let mut cpu_us = [const { Vec::new() }; 3];
+    let mut wall_us = [const { Vec::new() }; 3];
+    let mut raw_us = Vec::new();
+    for round in 0..ROUNDS {
+        for i in 0..ROUTES.len() {
+            // Rotate the order each round.
+            let (_, path) = ROUTES[(i + round) % ROUTES.len()];
+            let slot = (i + round) % ROUTES.len();
+            let (start, wall) = (cpu.now().unwrap(), Instant::now());
+            for _ in 0..BATCH {
+                get(path);
+            }
+            wall_us[slot].push(per_call(wall.elapsed()));
+            cpu_us[slot].push(per_call(cpu.now().unwrap() - start));
+        }
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            raw();
+        }
+        raw_us.push(per_call(start.elapsed()));
+    }
+    let cpu: Vec<f64> = cpu_us.iter_mut().map(|v| median(v)).collect();
+    let wall: Vec<f64> = wall_us.iter_mut().map(|v| median(v)).collect();
+    let raw = median(&mut raw_us);
+    let (open, layer, manual) = (cpu[0], cpu[1], cpu[2]);
+    println!("\nRS256 on {name}: server CPU per request, median of {ROUNDS} interleaved rounds");
+    println!(
+        "{:<22} {:>10} {:>10} {:>12} {:>14}",
+        "", "CPU (us)", "req/s", "added (us)", "added / raw"
+    );
+    for (i, (route, _)) in ROUTES.iter().enumerate() {
+        let added = cpu[i] - open;
+        println!(
+            "{:<22} {:>10.2} {:>10.0} {:>12.2} {:>14.2}",
+            route,
+            cpu[i],
+            1e6 / wall[i],
+            added,
+            added / raw
+        );
+    }
+    println!("{:<22} {:>10.2}", "raw signature check", raw);
+    println!(
+        "protected / unprotected (req/s): {:.2}; ours / hand-written (added CPU): {:.2}",
+        wall[0] / wall[1],
+        (layer - open) / (manual - open)
+    );
+}
