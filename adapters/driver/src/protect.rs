@@ -623,21 +623,14 @@ impl ProtectOptions {
         let found = match extract_token(authorization, query, None) {
             Ok(found) => found,
             Err(ExtractError::NotFound) => {
-                if let [value] = lines.authorization.as_slice() {
-                    // An `Authorization` header with another scheme (`Basic ...`): the core
-                    // refuses the scheme (400, challenges without an error code).
-                    let value = lossy(value);
-                    let scheme = value.split(' ').next().unwrap_or_default();
-                    let ctx = RequestContext {
-                        scheme: Some(scheme),
-                        ..RequestContext::default()
-                    };
-                    let refused = match verifier.verify_access_token("", &ctx) {
-                        Err(e) => e,
-                        // Unreachable for a scheme extraction ignored; refuse all the same.
-                        Ok(_) => verifier.reject(Reason::MissingToken, AuthScheme::Bearer),
-                    };
-                    return Err(ProtectError::Rejected(refused));
+                if let [_] = lines.authorization.as_slice() {
+                    // An `Authorization` header with another scheme (`Basic ...`, or none):
+                    // the scheme is refused (400, challenges without an error code), as the
+                    // core refuses it before looking at a token (SPEC section 3).
+                    return Err(ProtectError::Rejected(verifier.reject(
+                        Reason::Dpop(DpopError::SchemeNotAllowed),
+                        AuthScheme::Bearer,
+                    )));
                 }
                 if lines.dpop.is_empty() && self.optional {
                     return Ok(None);

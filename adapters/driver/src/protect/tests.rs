@@ -198,6 +198,45 @@ fn no_credentials_is_401_without_error_code() {
     assert_eq!(response.status, 401);
 }
 
+/// An unknown or empty scheme gets exactly the refusal the core gives that scheme.
+#[test]
+fn another_scheme_is_refused_as_the_core_refuses_it() {
+    for mode in [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled] {
+        for header in [
+            "Basic dXNlcjpwYXNz",
+            "",
+            "Digest a=b",
+            "Negotiate",
+            " Bearer x",
+        ] {
+            let refused = match prepare(
+                &ProtectOptions::new(),
+                mode,
+                "/",
+                &[("authorization", header)],
+            ) {
+                Err(ProtectError::Rejected(e)) => e,
+                other => panic!("{header:?} in {mode:?}: {other:?}"),
+            };
+            let scheme = header.split(' ').next().unwrap_or_default();
+            let ctx = RequestContext {
+                scheme: Some(scheme),
+                ..RequestContext::default()
+            };
+            let core = verifier(mode).verify_access_token("", &ctx).unwrap_err();
+            assert_eq!(
+                (
+                    refused.status(),
+                    refused.www_authenticate(),
+                    refused.error_code()
+                ),
+                (core.status(), core.www_authenticate(), core.error_code()),
+                "{header:?} in {mode:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn wrong_scheme_is_400_without_error_code() {
     for options in [ProtectOptions::new(), ProtectOptions::new().optional(true)] {
