@@ -116,6 +116,8 @@ const SCAN_LIMIT: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Member {
+    /// The name's [`tag`].
+    tag: u64,
     name: Name,
     /// The raw JSON value, as a range of the text.
     value: Range<usize>,
@@ -145,11 +147,9 @@ impl ObjectIndex {
         let mut sorted = Vec::new();
         let duplicate = if members.len() <= SCAN_LIMIT {
             members.iter().enumerate().any(|(i, a)| {
-                let a = a.name_bytes(text);
-                members
-                    .iter()
-                    .skip(i.saturating_add(1))
-                    .any(|b| same(a, b.name_bytes(text)))
+                members.iter().skip(i.saturating_add(1)).any(|b| {
+                    a.tag == b.tag && (is_whole(a.tag) || a.name_bytes(text) == b.name_bytes(text))
+                })
             })
         } else {
             sorted = (0..members.len()).collect();
@@ -171,8 +171,10 @@ impl ObjectIndex {
 
     fn find(&self, text: &str, name: &str) -> Option<&Member> {
         if self.sorted.is_empty() {
-            let name = name.as_bytes();
-            return self.members.iter().find(|m| same(m.name_bytes(text), name));
+            let wanted = tag(name.as_bytes());
+            return self.members.iter().find(|m| {
+                m.tag == wanted && (is_whole(wanted) || m.name_bytes(text) == name.as_bytes())
+            });
         }
         let member = |i: &usize| self.members.get(*i);
         let found = self
@@ -237,6 +239,23 @@ impl Member {
             .strip_prefix('"')?
             .strip_suffix('"')
     }
+}
+
+/// A member name's first seven bytes and its length (255 for longer names) in one word, for
+/// comparisons: names of at most seven bytes are equal exactly when their tags are ([`is_whole`]);
+/// longer names with equal tags are then compared byte for byte.
+fn tag(name: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (to, from) in word.iter_mut().take(7).zip(name) {
+        *to = *from;
+    }
+    word[7] = u8::try_from(name.len()).unwrap_or(u8::MAX);
+    u64::from_le_bytes(word)
+}
+
+/// Whether `tag` holds its whole name (seven bytes or fewer).
+fn is_whole(tag: u64) -> bool {
+    tag >> 56 <= 7
 }
 
 /// String equality, lengths first: most names differ in length, and short names (`iss`,
@@ -315,7 +334,7 @@ impl<'t> Scanner<'t> {
         self.eat(b'{')?;
         // Room for the members of a typical header or access token without growing (a
         // member takes a few dozen bytes of text).
-        let mut members = Vec::with_capacity((self.text.len() / 48).clamp(4, 32));
+        let mut members = Vec::with_capacity((self.text.len() / 32).clamp(4, 32));
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -324,10 +343,13 @@ impl<'t> Scanner<'t> {
         loop {
             let nested = depth_left.checked_sub(1).ok_or(JsonError::TooDeep)?;
             let key = self.string()?;
-            let name = if key.escaped {
-                Name::Owned(self.decode(&key)?.into_boxed_str())
+            let (name, tag) = if key.escaped {
+                let name = self.decode(&key)?.into_boxed_str();
+                let tag = tag(name.as_bytes());
+                (Name::Owned(name), tag)
             } else {
-                Name::Span(key.content)
+                let bytes = self.bytes().get(key.content.clone()).unwrap_or(&[]);
+                (Name::Span(key.content), tag(bytes))
             };
             self.colon()?;
             let start = self.pos;
@@ -337,6 +359,7 @@ impl<'t> Scanner<'t> {
                 _ => None,
             };
             members.push(Member {
+                tag,
                 name,
                 value: start..self.pos,
                 unescaped,
@@ -566,31 +589,42 @@ impl<'t> Scanner<'t> {
 /// The offset of the first `"`, `\` or control character in `bytes` (its length when none),
 /// eight bytes at a time.
 fn special_byte(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let mut offset = 0;
     let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let v = u64::from_ne_bytes(word);
-        let quote = has_zero(v ^ u64::from_ne_bytes([b'"'; 8]));
-        let backslash = has_zero(v ^ u64::from_ne_bytes([b'\\'; 8]));
-        // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes >= 0x80 are
-        // masked out by `!v`).
-        let control = v.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !v & HIGHS;
-        if quote | backslash | control != 0 {
-            break;
+        if let Some(found) = first_special(word) {
+            return offset + found;
         }
         offset += 8;
     }
-    let rest = bytes.get(offset..).unwrap_or(&[]);
-    offset
-        + rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .unwrap_or(rest.len())
+    // The last bytes, padded with a byte that is not special.
+    let mut word = [b' '; 8];
+    for (to, from) in word.iter_mut().zip(chunks.remainder()) {
+        *to = *from;
+    }
+    offset + first_special(word).unwrap_or(chunks.remainder().len())
+}
+
+/// The index of the first `"`, `\` or control character of `word`.
+///
+/// Each mask below flags (in a byte's high bit) the bytes that match, exactly up to and
+/// including the first match: a borrow can only run upward from a matching byte, so bytes
+/// after it may be flagged too, never bytes before it. The lowest flag is the first match.
+fn first_special(word: [u8; 8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let v = u64::from_le_bytes(word);
+    let quote = has_zero(v ^ u64::from_ne_bytes([b'"'; 8]));
+    let backslash = has_zero(v ^ u64::from_ne_bytes([b'\\'; 8]));
+    // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes >= 0x80 are masked
+    // out by `!v`).
+    let control = v.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !v & HIGHS;
+    let found = quote | backslash | control;
+    // Little-endian: the first byte is the lowest.
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
 }
 
 /// Whether two of `names` are equal; may reorder them.
@@ -779,6 +813,12 @@ mod tests {
                     let raw = index.raw(text, name).expect(name);
                     let parsed: Value = serde_json::from_str(raw).unwrap();
                     assert_eq!(&parsed, value, "{text}: {name}");
+                    // Names sharing a prefix with a member are found only when they are one.
+                    let longer = alloc::format!("{name}x");
+                    let shorter = name.get(..name.len().saturating_sub(1)).unwrap_or("");
+                    for probe in [longer.as_str(), shorter] {
+                        assert_eq!(index.raw(text, probe).is_some(), map.contains_key(probe));
+                    }
                     let string = index.string(text, name);
                     match value {
                         Value::String(s) => assert_eq!(string, Ok(Some(s.as_str())), "{text}"),
@@ -807,6 +847,10 @@ mod tests {
             r#"{"iss":"https:\/\/tenant\/","aud":["a","\u0062"],"n":-1.5e3,"z":null}"#,
             r#"{"\u0061lg":1,"b":{"c":[{"d":{}}]},"e":[1,2,[3]],"f":true}"#,
             r#" { "spaced" : "x" , "t" : false } "#,
+            r#"{"abcdefgh":1,"abcdefgi":2,"abcdefghi":3,"abcdefg":4,"abcdef\u0067h2":5}"#,
+            r#"{"abcdefghij":1,"abcdefghij":2}"#,
+            r#"{"abcdefgh":1,"abcdef\u0067h":2}"#,
+            r#"{"a\u0000":1,"a":2,"":3}"#,
             r#"{"a":1,"a":2}"#,
             r#"{"alg":1,"\u0061lg":2}"#,
             r#"{"a":{"x":1,"x":1}}"#,
@@ -863,6 +907,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn special_byte_finds_the_first() {
+        let naive = |b: &[u8]| {
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len())
+        };
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let bytes = proptest::collection::vec(
+            proptest::prop_oneof![
+                8 => 0x20u8..,
+                1 => proptest::strategy::Just(b'"'),
+                1 => proptest::strategy::Just(b'\\'),
+                1 => 0u8..0x20,
+            ],
+            0..40,
+        );
+        runner
+            .run(&bytes, |b| {
+                proptest::prop_assert_eq!(special_byte(&b), naive(&b), "{:?}", b);
+                Ok(())
+            })
+            .unwrap();
+    }
+
     /// Mostly plain characters, now and then one the scanner must stop at.
     fn string_content() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
@@ -903,7 +972,13 @@ mod tests {
                 }),
             ]
         });
-        proptest::collection::vec(("[a-c]", value), 0..5).prop_map(|members| {
+        // Top-level names: short ones, and long ones sharing their first seven bytes.
+        let top = prop_oneof![
+            "[a-c]",
+            "abcdefg[g-h]{0,3}",
+            Just("abcdef\\u0067h".to_string())
+        ];
+        proptest::collection::vec((top, value), 0..5).prop_map(|members| {
             let members: alloc::vec::Vec<String> = members
                 .into_iter()
                 .map(|(n, v)| alloc::format!("\"{n}\":{v}"))
