@@ -124,6 +124,14 @@ impl NumericDate {
     /// `+1`, `01`, `1.`), [`Negative`](NumericDateError::Negative) below zero,
     /// [`TooLarge`](NumericDateError::TooLarge) at 2^64 seconds or more.
     pub fn from_json(text: &str) -> Result<Self, NumericDateError> {
+        match plain_integer(text.as_bytes()) {
+            Some(secs) => Ok(Self::from_secs(secs)),
+            None => Self::from_json_text(text),
+        }
+    }
+
+    /// [`NumericDate::from_json`] for any number text.
+    fn from_json_text(text: &str) -> Result<Self, NumericDateError> {
         use NumericDateError::NotANumber;
         let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
         let bytes = text.as_bytes();
@@ -219,6 +227,18 @@ impl NumericDate {
             }),
             None => None,
         }
+    }
+}
+
+/// The value of `text` when it is a whole number of 1 to 19 digits without a leading zero
+/// (what issuers write), which always fits a `u64`; `None` for anything else, left to the
+/// general reader.
+fn plain_integer(text: &[u8]) -> Option<u64> {
+    match text {
+        [b'1'..=b'9', ..] if text.len() <= 19 => text.iter().try_fold(0u64, |secs, &d| {
+            d.is_ascii_digit().then(|| secs * 10 + u64::from(d - b'0'))
+        }),
+        _ => None,
     }
 }
 
@@ -352,6 +372,20 @@ mod tests {
                 None => Err(NumericDateError::TooLarge),
             };
             prop_assert_eq!(NumericDate::from_json(&text), want, "{}", text);
+        }
+
+        #[test]
+        fn plain_integers_read_as_the_general_reader_reads_them(
+            text in "-?[0-9]{1,21}(\\.[0-9]{1,3})?(e[0-9])?",
+        ) {
+            prop_assert_eq!(
+                NumericDate::from_json(&text),
+                NumericDate::from_json_text(&text),
+                "{}", text
+            );
+            if let Some(secs) = plain_integer(text.as_bytes()) {
+                prop_assert_eq!(text.parse::<u64>(), Ok(secs));
+            }
         }
 
         #[test]
