@@ -177,10 +177,7 @@ impl Claims {
             return Ok(None);
         };
         let mut audiences = Vec::new();
-        for_each_audience(raw, |aud| {
-            audiences.push(aud);
-            false
-        })?;
+        for_each_audience(raw, |aud| audiences.push(aud))?;
         Ok(Some(audiences))
     }
 
@@ -283,7 +280,6 @@ impl Claims {
         let mut found = false;
         for_each_audience(aud, |a| {
             found |= a == rules.audience || rules.other_audiences.iter().any(|o| *o == a);
-            false
         })?;
         if !found {
             return Err(ClaimError::AudienceMismatch);
@@ -378,15 +374,60 @@ fn registered_name(name: &str) -> &'static str {
         .unwrap_or("claim")
 }
 
-/// Calls `visit` with each audience of the `aud` text (a string, or an array of strings),
-/// until it returns `true`.
+/// Calls `visit` with each audience of the `aud` text (a string, or an array of strings).
+///
+/// `raw` is the text of a member the index validated. Without escapes (the usual case) it is
+/// read directly; with escapes, through `serde_json`.
 fn for_each_audience<'t>(
     raw: &'t str,
-    visit: impl FnMut(Cow<'t, str>) -> bool,
+    mut visit: impl FnMut(Cow<'t, str>),
 ) -> Result<(), ClaimError> {
+    if raw.contains('\\') {
+        escaped_audiences(raw, visit)
+    } else {
+        plain_audiences(raw, &mut visit)
+    }
+}
+
+/// [`for_each_audience`] for validated JSON text without a backslash: a string is the bytes
+/// between its quotes.
+fn plain_audiences<'t>(
+    raw: &'t str,
+    visit: &mut impl FnMut(Cow<'t, str>),
+) -> Result<(), ClaimError> {
+    const WS: &[char] = &[' ', '\t', '\n', '\r'];
+    let invalid = || ClaimError::InvalidType("aud");
+    if let Some(string) = raw.strip_prefix('"') {
+        visit(Cow::Borrowed(string.strip_suffix('"').ok_or_else(invalid)?));
+        return Ok(());
+    }
+    let mut rest = raw
+        .strip_prefix('[')
+        .ok_or_else(invalid)?
+        .trim_start_matches(WS);
+    if rest == "]" {
+        return Ok(());
+    }
+    loop {
+        let (aud, after) = rest
+            .strip_prefix('"')
+            .and_then(|string| string.split_once('"'))
+            .ok_or_else(invalid)?;
+        visit(Cow::Borrowed(aud));
+        rest = after.trim_start_matches(WS);
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start_matches(WS),
+            None if rest == "]" => return Ok(()),
+            None => return Err(invalid()),
+        }
+    }
+}
+
+/// [`for_each_audience`] for any JSON text.
+fn escaped_audiences<'t>(raw: &'t str, visit: impl FnMut(Cow<'t, str>)) -> Result<(), ClaimError> {
     struct Audiences<F>(F);
 
-    impl<'de, F: FnMut(Cow<'de, str>) -> bool> Visitor<'de> for Audiences<F> {
+    impl<'de, F: FnMut(Cow<'de, str>)> Visitor<'de> for Audiences<F> {
         type Value = ();
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -405,9 +446,7 @@ fn for_each_audience<'t>(
 
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(aud) = seq.next_element::<AudString<'de>>()? {
-                if (self.0)(aud.0) {
-                    break;
-                }
+                (self.0)(aud.0);
             }
             Ok(())
         }
@@ -995,6 +1034,36 @@ mod tests {
         );
     }
 
+    /// JSON text without backslashes as an `aud` may be written: strings, arrays of strings
+    /// and of anything else, with white space anywhere between tokens.
+    fn aud_text() -> impl Strategy<Value = String> {
+        let ws = prop_oneof![Just(""), Just(" "), Just("\n\t "), Just("\r")];
+        let string = "[a-z:/. \\[\\],{}]{0,6}".prop_map(|s| format!("\"{s}\""));
+        let element = prop_oneof![
+            4 => string.clone(),
+            1 => Just("1".to_string()),
+            1 => Just("null".to_string()),
+            1 => Just("[\"a\"]".to_string()),
+            1 => Just("{\"a\":\"b\"}".to_string()),
+        ];
+        let array =
+            proptest::collection::vec((ws.clone(), element, ws.clone()), 0..4).prop_map(|items| {
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|(a, e, b)| format!("{a}{e}{b}"))
+                    .collect();
+                format!("[{}]", items.join(","))
+            });
+        let empty = ws.prop_map(|w| format!("[{w}]"));
+        prop_oneof![
+            string,
+            array,
+            empty,
+            Just("7".to_string()),
+            Just("{}".to_string())
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_number_for_exp_is_defined(n in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
@@ -1010,6 +1079,18 @@ mod tests {
                 Err(ClaimError::OutOfRange("exp")) => prop_assert!(!(0.0..1.8e19).contains(&n)),
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
+        }
+
+        #[test]
+        fn plain_audiences_read_as_serde_json_reads_them(raw in aud_text()) {
+            // The text of a member the index accepted, as `for_each_audience` is given.
+            let doc = format!("{{\"aud\":{raw}}}");
+            prop_assume!(Claims::from_payload(doc.as_bytes(), 8).is_ok());
+            let (mut fast, mut reference) = (vec![], vec![]);
+            let fast_result = plain_audiences(&raw, &mut |a: Cow<'_, str>| fast.push(a.into_owned()));
+            let reference_result = escaped_audiences(&raw, |a| reference.push(a.into_owned()));
+            prop_assert_eq!(fast_result, reference_result, "{}", raw);
+            prop_assert_eq!(fast, reference, "{}", raw);
         }
 
         #[test]
