@@ -56,25 +56,35 @@ impl<'a> CompactJws<'a> {
         if token.starts_with('{') {
             return Err(JoseError::JsonSerialization);
         }
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
+        // The first and the last dot, found from either end: the payload, the longest part,
+        // is not searched. A dot within it (four segments or more) cannot decode, so it is
+        // looked for only when something fails, and then reported before anything else.
+        let Some((header_b64, (payload_b64, signature_b64))) = token
+            .split_once('.')
+            .and_then(|(header, rest)| Some((header, rest.rsplit_once('.')?)))
+        else {
             return Err(JoseError::SegmentCount);
         };
-        if header_b64.is_empty() {
-            return Err(JoseError::EmptySegment(Segment::Header));
-        }
-        let header = read_header(header_b64, limits.max_json_depth)?;
-        // After the header, so an unsecured `alg: none` token is named as such (T-01).
-        if signature_b64.is_empty() {
-            return Err(JoseError::EmptySegment(Segment::Signature));
-        }
-        let payload = decode(payload_b64, Segment::Payload)?;
-        let signature = decode(signature_b64, Segment::Signature)?;
+        let segments = || -> Result<_, JoseError> {
+            if header_b64.is_empty() {
+                return Err(JoseError::EmptySegment(Segment::Header));
+            }
+            let header = read_header(header_b64, limits.max_json_depth)?;
+            // After the header, so an unsecured `alg: none` token is named as such (T-01).
+            if signature_b64.is_empty() {
+                return Err(JoseError::EmptySegment(Segment::Signature));
+            }
+            let payload = decode(payload_b64, Segment::Payload)?;
+            let signature = decode(signature_b64, Segment::Signature)?;
+            Ok((header, payload, signature))
+        };
+        let (header, payload, signature) = segments().map_err(|e| {
+            if payload_b64.contains('.') {
+                JoseError::SegmentCount
+            } else {
+                e
+            }
+        })?;
         // header '.' payload: both lengths are bounded by the token length.
         let signing_len = header_b64
             .len()
@@ -201,6 +211,12 @@ mod tests {
             (alloc::format!("{h}.{p}"), SegmentCount),
             (alloc::format!("{h}.{p}.{s}.x"), SegmentCount),
             (alloc::format!("{h}.{p}.{s}.x.y"), SegmentCount),
+            // Four segments are reported as such whatever else is wrong.
+            (alloc::format!("{h}=.{p}.{s}.x"), SegmentCount),
+            (alloc::format!(".{p}.{s}.x"), SegmentCount),
+            (alloc::format!("{h}.{p}.."), SegmentCount),
+            (alloc::format!("{h}...{s}"), SegmentCount),
+            (alloc::format!("{h}.{p}.{s}.é"), SegmentCount),
             (alloc::format!(".{p}.{s}"), EmptySegment(Segment::Header)),
             (alloc::format!("{h}.{p}."), EmptySegment(Segment::Signature)),
             (alloc::format!("{h}=.{p}.{s}"), Base64(Segment::Header)),
@@ -282,6 +298,20 @@ mod tests {
         #[test]
         fn any_input_is_ok_or_typed_error(input in ".{0,300}") {
             let _ = CompactJws::parse(&input, &Limits::default());
+        }
+
+        #[test]
+        fn anything_but_three_segments_is_a_segment_count_error(
+            parts in proptest::collection::vec("[A-Za-z0-9_=.-]{0,12}", 1..6),
+        ) {
+            let t = parts.join(".");
+            let count = t.split('.').count();
+            let result = CompactJws::parse(&t, &Limits::default());
+            if count != 3 {
+                prop_assert_eq!(result.err(), Some(JoseError::SegmentCount), "{}", t);
+            } else {
+                prop_assert_ne!(result.err(), Some(JoseError::SegmentCount), "{}", t);
+            }
         }
 
         #[test]
