@@ -169,6 +169,8 @@ impl ObjectIndex {
         self.members.len()
     }
 
+    // Inlined, so that the tag of a literal name is computed at compile time.
+    #[inline(always)]
     fn find(&self, text: &str, name: &str) -> Option<&Member> {
         if self.sorted.is_empty() {
             let wanted = tag(name.as_bytes());
@@ -189,12 +191,14 @@ impl ObjectIndex {
     }
 
     /// The raw JSON text of member `name`.
+    #[inline(always)]
     pub(crate) fn raw<'t>(&self, text: &'t str, name: &str) -> Option<&'t str> {
         self.find(text, name)
             .and_then(|m| text.get(m.value.clone()))
     }
 
     /// Member `name` as a string: `Ok(None)` when absent, [`NotAString`] for any other type.
+    #[inline(always)]
     pub(crate) fn string<'s>(
         &'s self,
         text: &'s str,
@@ -244,6 +248,7 @@ impl Member {
 /// A member name's first seven bytes and its length (255 for longer names) in one word, for
 /// comparisons: names of at most seven bytes are equal exactly when their tags are ([`is_whole`]);
 /// longer names with equal tags are then compared byte for byte.
+#[inline(always)]
 fn tag(name: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     for (to, from) in word.iter_mut().take(7).zip(name) {
@@ -251,6 +256,23 @@ fn tag(name: &[u8]) -> u64 {
     }
     word[7] = u8::try_from(name.len()).unwrap_or(u8::MAX);
     u64::from_le_bytes(word)
+}
+
+/// The [`tag`] of the name at `range` of `bytes`, read as one word when eight bytes are
+/// there (a name in an object is followed by at least `":` and a value).
+#[inline(always)]
+fn tag_at(bytes: &[u8], range: Range<usize>) -> u64 {
+    let len = range.len();
+    let Some(window) = bytes.get(range.start..range.start.saturating_add(8)) else {
+        return tag(bytes.get(range).unwrap_or(&[]));
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(window);
+    let keep = match len {
+        0..7 => (1u64 << (8 * len)) - 1,
+        _ => (1u64 << 56) - 1,
+    };
+    (u64::from_le_bytes(word) & keep) | (u64::from(u8::try_from(len).unwrap_or(u8::MAX)) << 56)
 }
 
 /// Whether `tag` holds its whole name (seven bytes or fewer).
@@ -290,20 +312,24 @@ struct Scanned {
 type Scan<T> = Result<T, JsonError>;
 
 impl<'t> Scanner<'t> {
+    #[inline(always)]
     fn bytes(&self) -> &'t [u8] {
         self.text.as_bytes()
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> Scan<()> {
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -348,8 +374,8 @@ impl<'t> Scanner<'t> {
                 let tag = tag(name.as_bytes());
                 (Name::Owned(name), tag)
             } else {
-                let bytes = self.bytes().get(key.content.clone()).unwrap_or(&[]);
-                (Name::Span(key.content), tag(bytes))
+                let tag = tag_at(self.bytes(), key.content.clone());
+                (Name::Span(key.content), tag)
             };
             self.colon()?;
             let start = self.pos;
@@ -370,6 +396,7 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    #[inline(always)]
     fn colon(&mut self) -> Scan<()> {
         self.skip_ws();
         self.eat(b':')?;
@@ -378,6 +405,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// After a member or element: `true` at the closing `close`, `false` after a comma.
+    #[inline(always)]
     fn after_member(&mut self, close: u8) -> Scan<bool> {
         self.skip_ws();
         match self.peek() {
@@ -465,6 +493,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// A string, from its opening quote: control characters refused, escapes checked.
+    #[inline(always)]
     fn string(&mut self) -> Scan<Scanned> {
         self.eat(b'"')?;
         let start = self.pos;
@@ -588,6 +617,7 @@ impl<'t> Scanner<'t> {
 
 /// The offset of the first `"`, `\` or control character in `bytes` (its length when none),
 /// eight bytes at a time.
+#[inline(always)]
 fn special_byte(bytes: &[u8]) -> usize {
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
@@ -612,6 +642,7 @@ fn special_byte(bytes: &[u8]) -> usize {
 /// Each mask below flags (in a byte's high bit) the bytes that match, exactly up to and
 /// including the first match: a borrow can only run upward from a matching byte, so bytes
 /// after it may be flagged too, never bytes before it. The lowest flag is the first match.
+#[inline(always)]
 fn first_special(word: [u8; 8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -930,6 +961,20 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tags_read_in_place_are_tags(
+            text in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            start in 0usize..24,
+            len in 0usize..24,
+        ) {
+            let start = start.min(text.len());
+            let end = start.saturating_add(len).min(text.len());
+            let name = &text[start..end];
+            proptest::prop_assert_eq!(tag_at(&text, start..end), tag(name));
+        }
     }
 
     /// Mostly plain characters, now and then one the scanner must stop at.
