@@ -95,6 +95,7 @@ impl Claims {
     }
 
     /// The JSON text of claim `name`, if present.
+    #[inline]
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.index.raw(&self.json, name)
     }
@@ -154,6 +155,7 @@ impl Claims {
     ///
     /// # Errors
     /// [`ClaimError::InvalidType`] when present but not a string.
+    #[inline]
     pub fn iss(&self) -> Result<Option<&str>, ClaimError> {
         self.string("iss")
     }
@@ -173,11 +175,11 @@ impl Claims {
     /// [`ClaimError::InvalidType`] when present but neither a string nor an array of
     /// strings.
     pub fn aud(&self) -> Result<Option<Vec<Cow<'_, str>>>, ClaimError> {
-        let Some(raw) = self.raw("aud") else {
+        let Some(aud) = self.index.raw_with_escapes(&self.json, "aud") else {
             return Ok(None);
         };
         let mut audiences = Vec::new();
-        for_each_audience(raw, |aud| audiences.push(aud))?;
+        for_each_audience(aud, |aud| audiences.push(aud))?;
         Ok(Some(audiences))
     }
 
@@ -186,6 +188,7 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::InvalidType`] when not a number, [`ClaimError::OutOfRange`] when
     /// negative or too large (see the module docs on NumericDate).
+    #[inline]
     pub fn exp(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("exp")
     }
@@ -194,6 +197,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
+    #[inline]
     pub fn nbf(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("nbf")
     }
@@ -202,6 +206,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
+    #[inline]
     pub fn iat(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("iat")
     }
@@ -274,7 +279,8 @@ impl Claims {
         }
 
         let aud = self
-            .raw("aud")
+            .index
+            .raw_with_escapes(&self.json, "aud")
             .ok_or_else(|| ClaimError::Missing(String::from("aud")))?;
         // Every element is type-checked, even after a match.
         let mut found = false;
@@ -326,14 +332,16 @@ impl Claims {
             .find(|name| matches!(self.raw(name), None | Some("null")))
     }
 
+    #[inline(always)]
     fn string(&self, name: &'static str) -> Result<Option<&str>, ClaimError> {
         self.index
             .string(&self.json, name)
             .map_err(|NotAString| ClaimError::InvalidType(name))
     }
 
+    #[inline(always)]
     fn numeric_date(&self, name: &'static str) -> Result<Option<NumericDate>, ClaimError> {
-        let Some(raw) = self.raw(name) else {
+        let Some(raw) = self.index.raw(&self.json, name) else {
             return Ok(None);
         };
         match NumericDate::from_json(raw) {
@@ -376,13 +384,14 @@ fn registered_name(name: &str) -> &'static str {
 
 /// Calls `visit` with each audience of the `aud` text (a string, or an array of strings).
 ///
-/// `raw` is the text of a member the index validated. Without escapes (the usual case) it is
-/// read directly; with escapes, through `serde_json`.
+/// `aud` is the text of a member the index validated and whether a string in it is written
+/// with escapes. Without escapes (the usual case) it is read directly; with escapes, through
+/// `serde_json`.
 fn for_each_audience<'t>(
-    raw: &'t str,
+    (raw, escapes): (&'t str, bool),
     mut visit: impl FnMut(Cow<'t, str>),
 ) -> Result<(), ClaimError> {
-    if raw.contains('\\') {
+    if escapes {
         escaped_audiences(raw, visit)
     } else {
         plain_audiences(raw, &mut visit)
@@ -395,28 +404,35 @@ fn plain_audiences<'t>(
     raw: &'t str,
     visit: &mut impl FnMut(Cow<'t, str>),
 ) -> Result<(), ClaimError> {
-    const WS: &[char] = &[' ', '\t', '\n', '\r'];
+    let skip_ws = |s: &'t str| {
+        let n = s
+            .bytes()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        s.get(n..).unwrap_or("")
+    };
+    // The string starting at the quote `s` begins with, and the text after it.
+    let string = |s: &'t str| {
+        let content = s.strip_prefix('"')?;
+        let end = json::special_byte(content.as_bytes());
+        Some((content.get(..end)?, content.get(end..)?.strip_prefix('"')?))
+    };
     let invalid = || ClaimError::InvalidType("aud");
-    if let Some(string) = raw.strip_prefix('"') {
-        visit(Cow::Borrowed(string.strip_suffix('"').ok_or_else(invalid)?));
+    if raw.starts_with('"') {
+        let (aud, _) = string(raw).ok_or_else(invalid)?;
+        visit(Cow::Borrowed(aud));
         return Ok(());
     }
-    let mut rest = raw
-        .strip_prefix('[')
-        .ok_or_else(invalid)?
-        .trim_start_matches(WS);
+    let mut rest = skip_ws(raw.strip_prefix('[').ok_or_else(invalid)?);
     if rest == "]" {
         return Ok(());
     }
     loop {
-        let (aud, after) = rest
-            .strip_prefix('"')
-            .and_then(|string| string.split_once('"'))
-            .ok_or_else(invalid)?;
+        let (aud, after) = string(rest).ok_or_else(invalid)?;
         visit(Cow::Borrowed(aud));
-        rest = after.trim_start_matches(WS);
+        rest = skip_ws(after);
         match rest.strip_prefix(',') {
-            Some(next) => rest = next.trim_start_matches(WS),
+            Some(next) => rest = skip_ws(next),
             None if rest == "]" => return Ok(()),
             None => return Err(invalid()),
         }

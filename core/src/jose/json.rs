@@ -123,6 +123,8 @@ struct Member {
     value: Range<usize>,
     /// A string value written with escapes, unescaped.
     unescaped: Option<Box<str>>,
+    /// Whether a string in the value is written with escapes (its text has a backslash).
+    escapes: bool,
 }
 
 /// A member name: a range of the text when written without escapes, else unescaped.
@@ -142,7 +144,12 @@ impl ObjectIndex {
     /// # Errors
     /// [`JsonError`] naming the first problem found.
     pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Self, JsonError> {
-        let members = Scanner { text, pos: 0 }.document(max_depth.min(MAX_DEPTH))?;
+        let members = Scanner {
+            text,
+            pos: 0,
+            escapes: false,
+        }
+        .document(max_depth.min(MAX_DEPTH))?;
         let name = |i: &usize| members.get(*i).map_or(&[][..], |m| m.name_bytes(text));
         let mut sorted = Vec::new();
         let duplicate = if members.len() <= SCAN_LIMIT {
@@ -195,6 +202,18 @@ impl ObjectIndex {
     pub(crate) fn raw<'t>(&self, text: &'t str, name: &str) -> Option<&'t str> {
         self.find(text, name)
             .and_then(|m| text.get(m.value.clone()))
+    }
+
+    /// The raw JSON text of member `name`, and whether a string in it is written with escapes
+    /// (whether the text has a backslash).
+    #[inline(always)]
+    pub(crate) fn raw_with_escapes<'t>(
+        &self,
+        text: &'t str,
+        name: &str,
+    ) -> Option<(&'t str, bool)> {
+        self.find(text, name)
+            .and_then(|m| Some((text.get(m.value.clone())?, m.escapes)))
     }
 
     /// Member `name` as a string: `Ok(None)` when absent, [`NotAString`] for any other type.
@@ -300,6 +319,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 struct Scanner<'t> {
     text: &'t str,
     pos: usize,
+    /// Set by every string written with escapes.
+    escapes: bool,
 }
 
 /// What a scanned string was.
@@ -379,6 +400,7 @@ impl<'t> Scanner<'t> {
             };
             self.colon()?;
             let start = self.pos;
+            self.escapes = false;
             let string = self.value(nested)?;
             let unescaped = match string {
                 Some(value) if value.escaped => Some(self.decode(&value)?.into_boxed_str()),
@@ -389,6 +411,7 @@ impl<'t> Scanner<'t> {
                 name,
                 value: start..self.pos,
                 unescaped,
+                escapes: self.escapes,
             });
             if self.after_member(b'}')? {
                 return Ok(members);
@@ -508,6 +531,7 @@ impl<'t> Scanner<'t> {
                 }
                 Some(b'\\') => {
                     escaped = true;
+                    self.escapes = true;
                     self.pos += 1;
                     self.escape()?;
                 }
@@ -618,7 +642,7 @@ impl<'t> Scanner<'t> {
 /// The offset of the first `"`, `\` or control character in `bytes` (its length when none),
 /// eight bytes at a time.
 #[inline(always)]
-fn special_byte(bytes: &[u8]) -> usize {
+pub(crate) fn special_byte(bytes: &[u8]) -> usize {
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut chunks {
@@ -842,6 +866,11 @@ mod tests {
                 assert_eq!(index.len(), map.len(), "{text}");
                 for (name, value) in map {
                     let raw = index.raw(text, name).expect(name);
+                    assert_eq!(
+                        index.raw_with_escapes(text, name),
+                        Some((raw, raw.contains('\\'))),
+                        "{text}"
+                    );
                     let parsed: Value = serde_json::from_str(raw).unwrap();
                     assert_eq!(&parsed, value, "{text}: {name}");
                     // Names sharing a prefix with a member are found only when they are one.
