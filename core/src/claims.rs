@@ -90,6 +90,7 @@ impl Claims {
     }
 
     /// The value of claim `name`, if present (including JSON `null`), parsed from the text.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<Value> {
         self.raw(name).and_then(parse_value)
     }

@@ -234,12 +234,18 @@ impl NumericDate {
 /// (what issuers write), which always fits a `u64`; `None` for anything else, left to the
 /// general reader.
 fn plain_integer(text: &[u8]) -> Option<u64> {
-    match text {
-        [b'1'..=b'9', ..] if text.len() <= 19 => text.iter().try_fold(0u64, |secs, &d| {
-            d.is_ascii_digit().then(|| secs * 10 + u64::from(d - b'0'))
-        }),
-        _ => None,
+    if !matches!(text, [b'1'..=b'9', ..]) || text.len() > 19 {
+        return None;
     }
+    let mut secs = 0u64;
+    for &byte in text {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        secs = secs * 10 + u64::from(digit);
+    }
+    Some(secs)
 }
 
 impl fmt::Display for NumericDate {
