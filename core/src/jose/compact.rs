@@ -59,10 +59,16 @@ impl<'a> CompactJws<'a> {
         // The first and the last dot, found from either end: the payload, the longest part,
         // is not searched. A dot within it (four segments or more) cannot decode, so it is
         // looked for only when something fails, and then reported before anything else.
-        let Some((header_b64, (payload_b64, signature_b64))) = token
-            .split_once('.')
-            .and_then(|(header, rest)| Some((header, rest.rsplit_once('.')?)))
-        else {
+        let bytes = token.as_bytes();
+        let (Some(first), Some(last)) = (first_dot(bytes), last_dot(bytes)) else {
+            return Err(JoseError::SegmentCount);
+        };
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64)) = (
+            token.get(..first),
+            token.get(first + 1..last),
+            token.get(last + 1..),
+        ) else {
+            // One dot only: `last` is `first`.
             return Err(JoseError::SegmentCount);
         };
         let segments = || -> Result<_, JoseError> {
@@ -136,6 +142,49 @@ impl<'a> CompactJws<'a> {
     pub fn verify(&self, key: &Jwk) -> Result<(), JoseError> {
         key.verify(self.header.alg, self.signing_input, &self.signature)
     }
+}
+
+/// Flags (high bit of each byte) exactly the zero bytes of `word`: no carry crosses bytes.
+fn zero_bytes(word: u64) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    !(((word & LOW7).wrapping_add(LOW7)) | word | LOW7)
+}
+
+/// The dots of an eight-byte chunk, flagged as by [`zero_bytes`].
+fn dots(chunk: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    zero_bytes(u64::from_le_bytes(word) ^ u64::from_ne_bytes([b'.'; 8]))
+}
+
+/// The offset of the first `.` of `bytes`, eight bytes at a time.
+fn first_dot(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let found = dots(chunk);
+        if found != 0 {
+            // Little-endian: the first byte is the lowest.
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let rest = chunks.remainder().iter().position(|&b| b == b'.')?;
+    Some(offset + rest)
+}
+
+/// The offset of the last `.` of `bytes`, eight bytes at a time from the end.
+fn last_dot(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.rchunks_exact(8);
+    let mut end = bytes.len();
+    for chunk in &mut chunks {
+        end -= 8;
+        let found = dots(chunk);
+        if found != 0 {
+            return Some(end + (7 - found.leading_zeros() / 8) as usize);
+        }
+    }
+    chunks.remainder().iter().rposition(|&b| b == b'.')
 }
 
 /// Decodes and reads the protected header; a typical header decodes on the stack.
@@ -298,6 +347,17 @@ mod tests {
         #[test]
         fn any_input_is_ok_or_typed_error(input in ".{0,300}") {
             let _ = CompactJws::parse(&input, &Limits::default());
+        }
+
+        #[test]
+        fn dots_are_found_from_either_end(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => any::<u8>(), 1 => Just(b'.'), 1 => Just(0u8), 1 => Just(0x80u8)],
+                0..40,
+            ),
+        ) {
+            prop_assert_eq!(first_dot(&bytes), bytes.iter().position(|&b| b == b'.'));
+            prop_assert_eq!(last_dot(&bytes), bytes.iter().rposition(|&b| b == b'.'));
         }
 
         #[test]
