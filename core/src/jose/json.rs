@@ -1018,7 +1018,7 @@ mod tests {
         let mut runner = proptest::test_runner::TestRunner::default();
         let bytes = proptest::collection::vec(
             proptest::prop_oneof![
-                8 => 0x20u8..,
+                40 => 0x20u8..,
                 1 => proptest::strategy::Just(b'"'),
                 1 => proptest::strategy::Just(b'\\'),
                 1 => 0u8..0x20,
