@@ -181,9 +181,13 @@ impl ObjectIndex {
     fn find(&self, text: &str, name: &str) -> Option<&Member> {
         if self.sorted.is_empty() {
             let wanted = tag(name.as_bytes());
-            return self.members.iter().find(|m| {
-                m.tag == wanted && (is_whole(wanted) || m.name_bytes(text) == name.as_bytes())
-            });
+            // A plain loop rather than `Iterator::find`, which is not always inlined.
+            for m in &self.members {
+                if m.tag == wanted && (is_whole(wanted) || m.name_bytes(text) == name.as_bytes()) {
+                    return Some(m);
+                }
+            }
+            return None;
         }
         let member = |i: &usize| self.members.get(*i);
         let found = self
