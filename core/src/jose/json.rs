@@ -108,6 +108,9 @@ pub(crate) struct ObjectIndex {
     /// For objects of more than [`SCAN_LIMIT`] members, positions in `members` sorted by
     /// name; empty otherwise.
     sorted: Vec<usize>,
+    /// The names and string values written with escapes, unescaped (usually none). Kept
+    /// apart so that members own nothing: dropping the index frees two vectors, no more.
+    strings: Vec<Box<str>>,
 }
 
 /// Up to this many members, lookups and the duplicate check compare lengths first, then
@@ -121,8 +124,8 @@ struct Member {
     name: Name,
     /// The raw JSON value, as a range of the text.
     value: Range<usize>,
-    /// A string value written with escapes, unescaped.
-    unescaped: Option<Box<str>>,
+    /// A string value written with escapes: its unescaped text in the index's `strings`.
+    unescaped: Option<usize>,
     /// Whether a string in the value is written with escapes (its text has a backslash).
     escapes: bool,
 }
@@ -131,7 +134,8 @@ struct Member {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Name {
     Span(Range<usize>),
-    Owned(Box<str>),
+    /// In the index's `strings`.
+    Owned(usize),
 }
 
 /// A top-level value that is not a string: what [`ObjectIndex::string`] reports.
@@ -144,18 +148,26 @@ impl ObjectIndex {
     /// # Errors
     /// [`JsonError`] naming the first problem found.
     pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Self, JsonError> {
-        let members = Scanner {
+        let mut scanner = Scanner {
             text,
             pos: 0,
             escapes: false,
-        }
-        .document(max_depth.min(MAX_DEPTH))?;
-        let name = |i: &usize| members.get(*i).map_or(&[][..], |m| m.name_bytes(text));
+            strings: Vec::new(),
+        };
+        let members = scanner.document(max_depth.min(MAX_DEPTH))?;
+        let strings = scanner.strings;
+        let name = |i: &usize| {
+            members
+                .get(*i)
+                .map_or(&[][..], |m| m.name_bytes(text, &strings))
+        };
         let mut sorted = Vec::new();
         let duplicate = if members.len() <= SCAN_LIMIT {
             members.iter().enumerate().any(|(i, a)| {
                 members.iter().skip(i.saturating_add(1)).any(|b| {
-                    a.tag == b.tag && (is_whole(a.tag) || a.name_bytes(text) == b.name_bytes(text))
+                    a.tag == b.tag
+                        && (is_whole(a.tag)
+                            || a.name_bytes(text, &strings) == b.name_bytes(text, &strings))
                 })
             })
         } else {
@@ -168,7 +180,11 @@ impl ObjectIndex {
         if duplicate {
             return Err(JsonError::DuplicateMember);
         }
-        Ok(Self { members, sorted })
+        Ok(Self {
+            members,
+            sorted,
+            strings,
+        })
     }
 
     /// The number of members.
@@ -183,7 +199,9 @@ impl ObjectIndex {
             let wanted = tag(name.as_bytes());
             // A plain loop rather than `Iterator::find`, which is not always inlined.
             for m in &self.members {
-                if m.tag == wanted && (is_whole(wanted) || m.name_bytes(text) == name.as_bytes()) {
+                if m.tag == wanted
+                    && (is_whole(wanted) || m.name_bytes(text, &self.strings) == name.as_bytes())
+                {
                     return Some(m);
                 }
             }
@@ -194,7 +212,7 @@ impl ObjectIndex {
             .sorted
             .binary_search_by(|i| {
                 member(i)
-                    .map_or(&[][..], |m| m.name_bytes(text))
+                    .map_or(&[][..], |m| m.name_bytes(text, &self.strings))
                     .cmp(name.as_bytes())
             })
             .ok()?;
@@ -229,37 +247,38 @@ impl ObjectIndex {
     ) -> Result<Option<&'s str>, NotAString> {
         match self.find(text, name) {
             None => Ok(None),
-            Some(member) => member.string(text).map(Some).ok_or(NotAString),
+            Some(member) => member
+                .string(text, &self.strings)
+                .map(Some)
+                .ok_or(NotAString),
         }
     }
 
     /// The members, in document order, with their raw JSON values.
     pub(crate) fn iter<'s>(&'s self, text: &'s str) -> impl Iterator<Item = (&'s str, &'s str)> {
-        self.members
-            .iter()
-            .map(move |m| (m.name(text), text.get(m.value.clone()).unwrap_or("null")))
+        self.members.iter().map(move |m| {
+            let name = m.name(text, &self.strings);
+            (name, text.get(m.value.clone()).unwrap_or("null"))
+        })
     }
 }
 
 impl Member {
     /// The name's bytes, for comparisons: no character boundary checks.
-    fn name_bytes<'s>(&'s self, text: &'s str) -> &'s [u8] {
-        match &self.name {
-            Name::Span(range) => text.as_bytes().get(range.clone()).unwrap_or(&[]),
-            Name::Owned(name) => name.as_bytes(),
-        }
+    fn name_bytes<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> &'s [u8] {
+        self.name(text, strings).as_bytes()
     }
 
-    fn name<'s>(&'s self, text: &'s str) -> &'s str {
+    fn name<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> &'s str {
         match &self.name {
             Name::Span(range) => text.get(range.clone()).unwrap_or(""),
-            Name::Owned(name) => name,
+            Name::Owned(i) => strings.get(*i).map_or("", |name| name),
         }
     }
 
-    fn string<'s>(&'s self, text: &'s str) -> Option<&'s str> {
-        if let Some(unescaped) = &self.unescaped {
-            return Some(unescaped);
+    fn string<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> Option<&'s str> {
+        if let Some(i) = self.unescaped {
+            return strings.get(i).map(|s| &**s);
         }
         // A validated string without escapes: its content is between the quotes.
         text.get(self.value.clone())?
@@ -325,6 +344,8 @@ struct Scanner<'t> {
     pos: usize,
     /// Set by every string written with escapes.
     escapes: bool,
+    /// The unescaped names and string values of the top-level object's members.
+    strings: Vec<Box<str>>,
 }
 
 /// What a scanned string was.
@@ -366,7 +387,7 @@ impl<'t> Scanner<'t> {
 
     /// The whole document: the members of its top-level object, or [`JsonError::NotAnObject`]
     /// for a valid document of another type.
-    fn document(mut self, max_depth: usize) -> Scan<Vec<Member>> {
+    fn document(&mut self, max_depth: usize) -> Scan<Vec<Member>> {
         self.skip_ws();
         let members = if self.peek() == Some(b'{') {
             Some(self.top_object(max_depth)?)
@@ -397,7 +418,8 @@ impl<'t> Scanner<'t> {
             let (name, tag) = if key.escaped {
                 let name = self.decode(&key)?.into_boxed_str();
                 let tag = tag(name.as_bytes());
-                (Name::Owned(name), tag)
+                self.strings.push(name);
+                (Name::Owned(self.strings.len() - 1), tag)
             } else {
                 let tag = tag_at(self.bytes(), key.content.clone());
                 (Name::Span(key.content), tag)
@@ -409,7 +431,9 @@ impl<'t> Scanner<'t> {
             let unescaped = if self.peek() == Some(b'"') {
                 let string = self.string()?;
                 if string.escaped {
-                    Some(self.decode(&string)?.into_boxed_str())
+                    let value = self.decode(&string)?.into_boxed_str();
+                    self.strings.push(value);
+                    Some(self.strings.len() - 1)
                 } else {
                     None
                 }
