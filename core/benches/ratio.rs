@@ -17,36 +17,12 @@ use std::time::Instant;
 
 use auth0_api::Limits;
 use auth0_api::internals::CompactJws;
-use auth0_api::jose::jwk::{JwkSet, PublicKeyMaterial};
-use auth0_api::jose::verify::{CryptoProvider, VerifyingKey};
-use auth0_api::jose::{Algorithm, JoseError};
+use auth0_api::jose::jwk::JwkSet;
 
-use fixtures::{ES256_TOKEN, JWKS, NOW, RS256_TOKEN};
+use fixtures::{ACCEPT_ALL, ES256_TOKEN, JWKS, NOW, RS256_TOKEN};
 
 const ROUNDS: usize = 300;
 const BATCH: usize = 20;
-
-/// Keys that accept every signature: verification without the crypto.
-#[derive(Debug)]
-struct AcceptAll;
-
-#[derive(Debug)]
-struct AcceptAllKey;
-
-impl CryptoProvider for AcceptAll {
-    fn import(&self, _: &PublicKeyMaterial) -> Result<Box<dyn VerifyingKey>, JoseError> {
-        Ok(Box::new(AcceptAllKey))
-    }
-}
-
-impl VerifyingKey for AcceptAllKey {
-    fn verify(&self, _: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
-        black_box((message, signature));
-        Ok(())
-    }
-}
-
-static ACCEPT_ALL: AcceptAll = AcceptAll;
 
 /// Nanoseconds per call of `f`, over one batch.
 fn batch(mut f: impl FnMut()) -> f64 {

@@ -90,11 +90,13 @@ impl Claims {
     }
 
     /// The value of claim `name`, if present (including JSON `null`), parsed from the text.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<Value> {
         self.raw(name).and_then(parse_value)
     }
 
     /// The JSON text of claim `name`, if present.
+    #[inline]
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.index.raw(&self.json, name)
     }
@@ -154,6 +156,7 @@ impl Claims {
     ///
     /// # Errors
     /// [`ClaimError::InvalidType`] when present but not a string.
+    #[inline]
     pub fn iss(&self) -> Result<Option<&str>, ClaimError> {
         self.string("iss")
     }
@@ -173,14 +176,11 @@ impl Claims {
     /// [`ClaimError::InvalidType`] when present but neither a string nor an array of
     /// strings.
     pub fn aud(&self) -> Result<Option<Vec<Cow<'_, str>>>, ClaimError> {
-        let Some(raw) = self.raw("aud") else {
+        let Some(aud) = self.index.raw_with_escapes(&self.json, "aud") else {
             return Ok(None);
         };
         let mut audiences = Vec::new();
-        for_each_audience(raw, |aud| {
-            audiences.push(aud);
-            false
-        })?;
+        for_each_audience(aud, |aud| audiences.push(aud))?;
         Ok(Some(audiences))
     }
 
@@ -189,6 +189,7 @@ impl Claims {
     /// # Errors
     /// [`ClaimError::InvalidType`] when not a number, [`ClaimError::OutOfRange`] when
     /// negative or too large (see the module docs on NumericDate).
+    #[inline]
     pub fn exp(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("exp")
     }
@@ -197,6 +198,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
+    #[inline]
     pub fn nbf(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("nbf")
     }
@@ -205,6 +207,7 @@ impl Claims {
     ///
     /// # Errors
     /// As for [`Claims::exp`].
+    #[inline]
     pub fn iat(&self) -> Result<Option<NumericDate>, ClaimError> {
         self.numeric_date("iat")
     }
@@ -277,13 +280,13 @@ impl Claims {
         }
 
         let aud = self
-            .raw("aud")
+            .index
+            .raw_with_escapes(&self.json, "aud")
             .ok_or_else(|| ClaimError::Missing(String::from("aud")))?;
         // Every element is type-checked, even after a match.
         let mut found = false;
         for_each_audience(aud, |a| {
             found |= a == rules.audience || rules.other_audiences.iter().any(|o| *o == a);
-            false
         })?;
         if !found {
             return Err(ClaimError::AudienceMismatch);
@@ -330,14 +333,16 @@ impl Claims {
             .find(|name| matches!(self.raw(name), None | Some("null")))
     }
 
+    #[inline(always)]
     fn string(&self, name: &'static str) -> Result<Option<&str>, ClaimError> {
         self.index
             .string(&self.json, name)
             .map_err(|NotAString| ClaimError::InvalidType(name))
     }
 
+    #[inline(always)]
     fn numeric_date(&self, name: &'static str) -> Result<Option<NumericDate>, ClaimError> {
-        let Some(raw) = self.raw(name) else {
+        let Some(raw) = self.index.raw(&self.json, name) else {
             return Ok(None);
         };
         match NumericDate::from_json(raw) {
@@ -378,15 +383,68 @@ fn registered_name(name: &str) -> &'static str {
         .unwrap_or("claim")
 }
 
-/// Calls `visit` with each audience of the `aud` text (a string, or an array of strings),
-/// until it returns `true`.
+/// Calls `visit` with each audience of the `aud` text (a string, or an array of strings).
+///
+/// `aud` is the text of a member the index validated and whether a string in it is written
+/// with escapes. Without escapes (the usual case) it is read directly; with escapes, through
+/// `serde_json`.
 fn for_each_audience<'t>(
-    raw: &'t str,
-    visit: impl FnMut(Cow<'t, str>) -> bool,
+    (raw, escapes): (&'t str, bool),
+    mut visit: impl FnMut(Cow<'t, str>),
 ) -> Result<(), ClaimError> {
+    if escapes {
+        escaped_audiences(raw, visit)
+    } else {
+        plain_audiences(raw, &mut visit)
+    }
+}
+
+/// [`for_each_audience`] for validated JSON text without a backslash: a string is the bytes
+/// between its quotes.
+fn plain_audiences<'t>(
+    raw: &'t str,
+    visit: &mut impl FnMut(Cow<'t, str>),
+) -> Result<(), ClaimError> {
+    let skip_ws = |s: &'t str| {
+        let n = s
+            .bytes()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        s.get(n..).unwrap_or("")
+    };
+    // The string starting at the quote `s` begins with, and the text after it.
+    let string = |s: &'t str| {
+        let content = s.strip_prefix('"')?;
+        let end = json::special_byte(content.as_bytes());
+        Some((content.get(..end)?, content.get(end..)?.strip_prefix('"')?))
+    };
+    let invalid = || ClaimError::InvalidType("aud");
+    if raw.starts_with('"') {
+        let (aud, _) = string(raw).ok_or_else(invalid)?;
+        visit(Cow::Borrowed(aud));
+        return Ok(());
+    }
+    let mut rest = skip_ws(raw.strip_prefix('[').ok_or_else(invalid)?);
+    if rest == "]" {
+        return Ok(());
+    }
+    loop {
+        let (aud, after) = string(rest).ok_or_else(invalid)?;
+        visit(Cow::Borrowed(aud));
+        rest = skip_ws(after);
+        match rest.strip_prefix(',') {
+            Some(next) => rest = skip_ws(next),
+            None if rest == "]" => return Ok(()),
+            None => return Err(invalid()),
+        }
+    }
+}
+
+/// [`for_each_audience`] for any JSON text.
+fn escaped_audiences<'t>(raw: &'t str, visit: impl FnMut(Cow<'t, str>)) -> Result<(), ClaimError> {
     struct Audiences<F>(F);
 
-    impl<'de, F: FnMut(Cow<'de, str>) -> bool> Visitor<'de> for Audiences<F> {
+    impl<'de, F: FnMut(Cow<'de, str>)> Visitor<'de> for Audiences<F> {
         type Value = ();
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -405,9 +463,7 @@ fn for_each_audience<'t>(
 
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(aud) = seq.next_element::<AudString<'de>>()? {
-                if (self.0)(aud.0) {
-                    break;
-                }
+                (self.0)(aud.0);
             }
             Ok(())
         }
@@ -995,6 +1051,36 @@ mod tests {
         );
     }
 
+    /// JSON text without backslashes as an `aud` may be written: strings, arrays of strings
+    /// and of anything else, with white space anywhere between tokens.
+    fn aud_text() -> impl Strategy<Value = String> {
+        let ws = prop_oneof![Just(""), Just(" "), Just("\n\t "), Just("\r")];
+        let string = "[a-z:/. \\[\\],{}]{0,6}".prop_map(|s| format!("\"{s}\""));
+        let element = prop_oneof![
+            4 => string.clone(),
+            1 => Just("1".to_string()),
+            1 => Just("null".to_string()),
+            1 => Just("[\"a\"]".to_string()),
+            1 => Just("{\"a\":\"b\"}".to_string()),
+        ];
+        let array =
+            proptest::collection::vec((ws.clone(), element, ws.clone()), 0..4).prop_map(|items| {
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|(a, e, b)| format!("{a}{e}{b}"))
+                    .collect();
+                format!("[{}]", items.join(","))
+            });
+        let empty = ws.prop_map(|w| format!("[{w}]"));
+        prop_oneof![
+            string,
+            array,
+            empty,
+            Just("7".to_string()),
+            Just("{}".to_string())
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_number_for_exp_is_defined(n in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
@@ -1010,6 +1096,18 @@ mod tests {
                 Err(ClaimError::OutOfRange("exp")) => prop_assert!(!(0.0..1.8e19).contains(&n)),
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
+        }
+
+        #[test]
+        fn plain_audiences_read_as_serde_json_reads_them(raw in aud_text()) {
+            // The text of a member the index accepted, as `for_each_audience` is given.
+            let doc = format!("{{\"aud\":{raw}}}");
+            prop_assume!(Claims::from_payload(doc.as_bytes(), 8).is_ok());
+            let (mut fast, mut reference) = (vec![], vec![]);
+            let fast_result = plain_audiences(&raw, &mut |a: Cow<'_, str>| fast.push(a.into_owned()));
+            let reference_result = escaped_audiences(&raw, |a| reference.push(a.into_owned()));
+            prop_assert_eq!(fast_result, reference_result, "{}", raw);
+            prop_assert_eq!(fast, reference, "{}", raw);
         }
 
         #[test]

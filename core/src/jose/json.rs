@@ -108,6 +108,9 @@ pub(crate) struct ObjectIndex {
     /// For objects of more than [`SCAN_LIMIT`] members, positions in `members` sorted by
     /// name; empty otherwise.
     sorted: Vec<usize>,
+    /// The names and string values written with escapes, unescaped (usually none). Kept
+    /// apart so that members own nothing: dropping the index frees two vectors, no more.
+    strings: Vec<Box<str>>,
 }
 
 /// Up to this many members, lookups and the duplicate check compare lengths first, then
@@ -116,18 +119,23 @@ const SCAN_LIMIT: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Member {
+    /// The name's [`tag`].
+    tag: u64,
     name: Name,
     /// The raw JSON value, as a range of the text.
     value: Range<usize>,
-    /// A string value written with escapes, unescaped.
-    unescaped: Option<Box<str>>,
+    /// A string value written with escapes: its unescaped text in the index's `strings`.
+    unescaped: Option<usize>,
+    /// Whether a string in the value is written with escapes (its text has a backslash).
+    escapes: bool,
 }
 
 /// A member name: a range of the text when written without escapes, else unescaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Name {
     Span(Range<usize>),
-    Owned(Box<str>),
+    /// In the index's `strings`.
+    Owned(usize),
 }
 
 /// A top-level value that is not a string: what [`ObjectIndex::string`] reports.
@@ -140,16 +148,27 @@ impl ObjectIndex {
     /// # Errors
     /// [`JsonError`] naming the first problem found.
     pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Self, JsonError> {
-        let members = Scanner { text, pos: 0 }.document(max_depth.min(MAX_DEPTH))?;
-        let name = |i: &usize| members.get(*i).map_or(&[][..], |m| m.name_bytes(text));
+        let mut scanner = Scanner {
+            text,
+            pos: 0,
+            escapes: false,
+            strings: Vec::new(),
+        };
+        let members = scanner.document(max_depth.min(MAX_DEPTH))?;
+        let strings = scanner.strings;
+        let name = |i: &usize| {
+            members
+                .get(*i)
+                .map_or(&[][..], |m| m.name_bytes(text, &strings))
+        };
         let mut sorted = Vec::new();
         let duplicate = if members.len() <= SCAN_LIMIT {
             members.iter().enumerate().any(|(i, a)| {
-                let a = a.name_bytes(text);
-                members
-                    .iter()
-                    .skip(i.saturating_add(1))
-                    .any(|b| same(a, b.name_bytes(text)))
+                members.iter().skip(i.saturating_add(1)).any(|b| {
+                    a.tag == b.tag
+                        && (is_whole(a.tag)
+                            || a.name_bytes(text, &strings) == b.name_bytes(text, &strings))
+                })
             })
         } else {
             sorted = (0..members.len()).collect();
@@ -161,7 +180,11 @@ impl ObjectIndex {
         if duplicate {
             return Err(JsonError::DuplicateMember);
         }
-        Ok(Self { members, sorted })
+        Ok(Self {
+            members,
+            sorted,
+            strings,
+        })
     }
 
     /// The number of members.
@@ -169,17 +192,27 @@ impl ObjectIndex {
         self.members.len()
     }
 
+    // Inlined, so that the tag of a literal name is computed at compile time.
+    #[inline(always)]
     fn find(&self, text: &str, name: &str) -> Option<&Member> {
         if self.sorted.is_empty() {
-            let name = name.as_bytes();
-            return self.members.iter().find(|m| same(m.name_bytes(text), name));
+            let wanted = tag(name.as_bytes());
+            // A plain loop rather than `Iterator::find`, which is not always inlined.
+            for m in &self.members {
+                if m.tag == wanted
+                    && (is_whole(wanted) || m.name_bytes(text, &self.strings) == name.as_bytes())
+                {
+                    return Some(m);
+                }
+            }
+            return None;
         }
         let member = |i: &usize| self.members.get(*i);
         let found = self
             .sorted
             .binary_search_by(|i| {
                 member(i)
-                    .map_or(&[][..], |m| m.name_bytes(text))
+                    .map_or(&[][..], |m| m.name_bytes(text, &self.strings))
                     .cmp(name.as_bytes())
             })
             .ok()?;
@@ -187,12 +220,26 @@ impl ObjectIndex {
     }
 
     /// The raw JSON text of member `name`.
+    #[inline(always)]
     pub(crate) fn raw<'t>(&self, text: &'t str, name: &str) -> Option<&'t str> {
         self.find(text, name)
             .and_then(|m| text.get(m.value.clone()))
     }
 
+    /// The raw JSON text of member `name`, and whether a string in it is written with escapes
+    /// (whether the text has a backslash).
+    #[inline(always)]
+    pub(crate) fn raw_with_escapes<'t>(
+        &self,
+        text: &'t str,
+        name: &str,
+    ) -> Option<(&'t str, bool)> {
+        self.find(text, name)
+            .and_then(|m| Some((text.get(m.value.clone())?, m.escapes)))
+    }
+
     /// Member `name` as a string: `Ok(None)` when absent, [`NotAString`] for any other type.
+    #[inline(always)]
     pub(crate) fn string<'s>(
         &'s self,
         text: &'s str,
@@ -200,43 +247,79 @@ impl ObjectIndex {
     ) -> Result<Option<&'s str>, NotAString> {
         match self.find(text, name) {
             None => Ok(None),
-            Some(member) => member.string(text).map(Some).ok_or(NotAString),
+            Some(member) => member
+                .string(text, &self.strings)
+                .map(Some)
+                .ok_or(NotAString),
         }
     }
 
     /// The members, in document order, with their raw JSON values.
     pub(crate) fn iter<'s>(&'s self, text: &'s str) -> impl Iterator<Item = (&'s str, &'s str)> {
-        self.members
-            .iter()
-            .map(move |m| (m.name(text), text.get(m.value.clone()).unwrap_or("null")))
+        self.members.iter().map(move |m| {
+            let name = m.name(text, &self.strings);
+            (name, text.get(m.value.clone()).unwrap_or("null"))
+        })
     }
 }
 
 impl Member {
     /// The name's bytes, for comparisons: no character boundary checks.
-    fn name_bytes<'s>(&'s self, text: &'s str) -> &'s [u8] {
-        match &self.name {
-            Name::Span(range) => text.as_bytes().get(range.clone()).unwrap_or(&[]),
-            Name::Owned(name) => name.as_bytes(),
-        }
+    fn name_bytes<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> &'s [u8] {
+        self.name(text, strings).as_bytes()
     }
 
-    fn name<'s>(&'s self, text: &'s str) -> &'s str {
+    fn name<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> &'s str {
         match &self.name {
             Name::Span(range) => text.get(range.clone()).unwrap_or(""),
-            Name::Owned(name) => name,
+            Name::Owned(i) => strings.get(*i).map_or("", |name| name),
         }
     }
 
-    fn string<'s>(&'s self, text: &'s str) -> Option<&'s str> {
-        if let Some(unescaped) = &self.unescaped {
-            return Some(unescaped);
+    fn string<'s>(&'s self, text: &'s str, strings: &'s [Box<str>]) -> Option<&'s str> {
+        if let Some(i) = self.unescaped {
+            return strings.get(i).map(|s| &**s);
         }
         // A validated string without escapes: its content is between the quotes.
         text.get(self.value.clone())?
             .strip_prefix('"')?
             .strip_suffix('"')
     }
+}
+
+/// A member name's first seven bytes and its length (255 for longer names) in one word, for
+/// comparisons: names of at most seven bytes are equal exactly when their tags are ([`is_whole`]);
+/// longer names with equal tags are then compared byte for byte.
+#[inline(always)]
+fn tag(name: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (to, from) in word.iter_mut().take(7).zip(name) {
+        *to = *from;
+    }
+    word[7] = u8::try_from(name.len()).unwrap_or(u8::MAX);
+    u64::from_le_bytes(word)
+}
+
+/// The [`tag`] of the name at `range` of `bytes`, read as one word when eight bytes are
+/// there (a name in an object is followed by at least `":` and a value).
+#[inline(always)]
+fn tag_at(bytes: &[u8], range: Range<usize>) -> u64 {
+    let len = range.len();
+    let Some(window) = bytes.get(range.start..range.start.saturating_add(8)) else {
+        return tag(bytes.get(range).unwrap_or(&[]));
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(window);
+    let keep = match len {
+        0..7 => (1u64 << (8 * len)) - 1,
+        _ => (1u64 << 56) - 1,
+    };
+    (u64::from_le_bytes(word) & keep) | (u64::from(u8::try_from(len).unwrap_or(u8::MAX)) << 56)
+}
+
+/// Whether `tag` holds its whole name (seven bytes or fewer).
+fn is_whole(tag: u64) -> bool {
+    tag >> 56 <= 7
 }
 
 /// String equality, lengths first: most names differ in length, and short names (`iss`,
@@ -259,6 +342,10 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 struct Scanner<'t> {
     text: &'t str,
     pos: usize,
+    /// Set by every string written with escapes.
+    escapes: bool,
+    /// The unescaped names and string values of the top-level object's members.
+    strings: Vec<Box<str>>,
 }
 
 /// What a scanned string was.
@@ -271,20 +358,24 @@ struct Scanned {
 type Scan<T> = Result<T, JsonError>;
 
 impl<'t> Scanner<'t> {
+    #[inline(always)]
     fn bytes(&self) -> &'t [u8] {
         self.text.as_bytes()
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> Scan<()> {
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -296,7 +387,7 @@ impl<'t> Scanner<'t> {
 
     /// The whole document: the members of its top-level object, or [`JsonError::NotAnObject`]
     /// for a valid document of another type.
-    fn document(mut self, max_depth: usize) -> Scan<Vec<Member>> {
+    fn document(&mut self, max_depth: usize) -> Scan<Vec<Member>> {
         self.skip_ws();
         let members = if self.peek() == Some(b'{') {
             Some(self.top_object(max_depth)?)
@@ -315,7 +406,7 @@ impl<'t> Scanner<'t> {
         self.eat(b'{')?;
         // Room for the members of a typical header or access token without growing (a
         // member takes a few dozen bytes of text).
-        let mut members = Vec::with_capacity((self.text.len() / 48).clamp(4, 32));
+        let mut members = Vec::with_capacity((self.text.len() / 32).clamp(4, 32));
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -324,22 +415,38 @@ impl<'t> Scanner<'t> {
         loop {
             let nested = depth_left.checked_sub(1).ok_or(JsonError::TooDeep)?;
             let key = self.string()?;
-            let name = if key.escaped {
-                Name::Owned(self.decode(&key)?.into_boxed_str())
+            let (name, tag) = if key.escaped {
+                let name = self.decode(&key)?.into_boxed_str();
+                let tag = tag(name.as_bytes());
+                self.strings.push(name);
+                (Name::Owned(self.strings.len() - 1), tag)
             } else {
-                Name::Span(key.content)
+                let tag = tag_at(self.bytes(), key.content.clone());
+                (Name::Span(key.content), tag)
             };
             self.colon()?;
             let start = self.pos;
-            let string = self.value(nested)?;
-            let unescaped = match string {
-                Some(value) if value.escaped => Some(self.decode(&value)?.into_boxed_str()),
-                _ => None,
+            self.escapes = false;
+            // Strings, the usual values, are read here rather than through `value`.
+            let unescaped = if self.peek() == Some(b'"') {
+                let string = self.string()?;
+                if string.escaped {
+                    let value = self.decode(&string)?.into_boxed_str();
+                    self.strings.push(value);
+                    Some(self.strings.len() - 1)
+                } else {
+                    None
+                }
+            } else {
+                self.value(nested)?;
+                None
             };
             members.push(Member {
+                tag,
                 name,
                 value: start..self.pos,
                 unescaped,
+                escapes: self.escapes,
             });
             if self.after_member(b'}')? {
                 return Ok(members);
@@ -347,6 +454,7 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    #[inline(always)]
     fn colon(&mut self) -> Scan<()> {
         self.skip_ws();
         self.eat(b':')?;
@@ -355,6 +463,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// After a member or element: `true` at the closing `close`, `false` after a comma.
+    #[inline(always)]
     fn after_member(&mut self, close: u8) -> Scan<bool> {
         self.skip_ws();
         match self.peek() {
@@ -371,10 +480,20 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Any value, starting at its first byte; a string is described by the result.
-    fn value(&mut self, depth_left: usize) -> Scan<Option<Scanned>> {
+    /// A value in an array or object: strings, the usual ones, without a call.
+    #[inline(always)]
+    fn element(&mut self, depth_left: usize) -> Scan<()> {
+        if self.peek() == Some(b'"') {
+            self.string().map(|_| ())
+        } else {
+            self.value(depth_left)
+        }
+    }
+
+    /// Any value, starting at its first byte.
+    fn value(&mut self, depth_left: usize) -> Scan<()> {
         match self.peek() {
-            Some(b'"') => return self.string().map(Some),
+            Some(b'"') => return self.string().map(|_| ()),
             Some(b'{') => self.object(depth_left)?,
             Some(b'[') => self.array(depth_left)?,
             Some(b't') => self.literal(b"true")?,
@@ -383,7 +502,7 @@ impl<'t> Scanner<'t> {
             Some(b'-' | b'0'..=b'9') => self.number()?,
             _ => return Err(JsonError::Syntax),
         }
-        Ok(None)
+        Ok(())
     }
 
     fn literal(&mut self, word: &[u8]) -> Scan<()> {
@@ -413,7 +532,7 @@ impl<'t> Scanner<'t> {
                 Cow::Borrowed(self.text.get(key.content).unwrap_or(""))
             });
             self.colon()?;
-            self.value(nested)?;
+            self.element(nested)?;
             if self.after_member(b'}')? {
                 break;
             }
@@ -434,7 +553,7 @@ impl<'t> Scanner<'t> {
             return Ok(());
         }
         loop {
-            self.value(nested)?;
+            self.element(nested)?;
             if self.after_member(b']')? {
                 return Ok(());
             }
@@ -442,6 +561,7 @@ impl<'t> Scanner<'t> {
     }
 
     /// A string, from its opening quote: control characters refused, escapes checked.
+    #[inline(always)]
     fn string(&mut self) -> Scan<Scanned> {
         self.eat(b'"')?;
         let start = self.pos;
@@ -456,6 +576,7 @@ impl<'t> Scanner<'t> {
                 }
                 Some(b'\\') => {
                     escaped = true;
+                    self.escapes = true;
                     self.pos += 1;
                     self.escape()?;
                 }
@@ -564,33 +685,70 @@ impl<'t> Scanner<'t> {
 }
 
 /// The offset of the first `"`, `\` or control character in `bytes` (its length when none),
-/// eight bytes at a time.
-fn special_byte(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+/// sixteen or eight bytes at a time.
+#[inline(always)]
+pub(crate) fn special_byte(bytes: &[u8]) -> usize {
     let mut offset = 0;
-    let mut chunks = bytes.chunks_exact(8);
+    // Sixteen bytes a round while there are that many: one branch for two words.
+    let mut pairs = bytes.chunks_exact(16);
+    for pair in &mut pairs {
+        let (mut low, mut high) = ([0u8; 8], [0u8; 8]);
+        low.copy_from_slice(pair.get(..8).unwrap_or(&[0; 8]));
+        high.copy_from_slice(pair.get(8..).unwrap_or(&[0; 8]));
+        let (low, high) = (special_mask(low), special_mask(high));
+        if low | high != 0 {
+            return offset
+                + if low != 0 {
+                    (low.trailing_zeros() / 8) as usize
+                } else {
+                    8 + (high.trailing_zeros() / 8) as usize
+                };
+        }
+        offset += 16;
+    }
+    let mut chunks = pairs.remainder().chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let v = u64::from_ne_bytes(word);
-        let quote = has_zero(v ^ u64::from_ne_bytes([b'"'; 8]));
-        let backslash = has_zero(v ^ u64::from_ne_bytes([b'\\'; 8]));
-        // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes >= 0x80 are
-        // masked out by `!v`).
-        let control = v.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !v & HIGHS;
-        if quote | backslash | control != 0 {
-            break;
+        if let Some(found) = first_special(word) {
+            return offset + found;
         }
         offset += 8;
     }
-    let rest = bytes.get(offset..).unwrap_or(&[]);
-    offset
-        + rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .unwrap_or(rest.len())
+    // The last bytes, padded with a byte that is not special.
+    let mut word = [b' '; 8];
+    for (to, from) in word.iter_mut().zip(chunks.remainder()) {
+        *to = *from;
+    }
+    offset + first_special(word).unwrap_or(chunks.remainder().len())
+}
+
+/// The index of the first `"`, `\` or control character of `word`.
+#[inline(always)]
+fn first_special(word: [u8; 8]) -> Option<usize> {
+    let found = special_mask(word);
+    // Little-endian: the first byte is the lowest.
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
+}
+
+/// Flags the special bytes of `word` (read little-endian) in their high bits; zero when there
+/// is none.
+///
+/// Each mask below flags the bytes that match, exactly up to and including the first match:
+/// a borrow can only run upward from a matching byte, so bytes after it may be flagged too,
+/// never bytes before it. The lowest flag is the first match.
+#[inline(always)]
+fn special_mask(word: [u8; 8]) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let v = u64::from_le_bytes(word);
+    let quote = has_zero(v ^ u64::from_ne_bytes([b'"'; 8]));
+    let backslash = has_zero(v ^ u64::from_ne_bytes([b'\\'; 8]));
+    // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes >= 0x80 are masked
+    // out by `!v`).
+    let control = v.wrapping_sub(u64::from_ne_bytes([0x20; 8])) & !v & HIGHS;
+    quote | backslash | control
 }
 
 /// Whether two of `names` are equal; may reorder them.
@@ -777,8 +935,19 @@ mod tests {
                 assert_eq!(index.len(), map.len(), "{text}");
                 for (name, value) in map {
                     let raw = index.raw(text, name).expect(name);
+                    assert_eq!(
+                        index.raw_with_escapes(text, name),
+                        Some((raw, raw.contains('\\'))),
+                        "{text}"
+                    );
                     let parsed: Value = serde_json::from_str(raw).unwrap();
                     assert_eq!(&parsed, value, "{text}: {name}");
+                    // Names sharing a prefix with a member are found only when they are one.
+                    let longer = alloc::format!("{name}x");
+                    let shorter = name.get(..name.len().saturating_sub(1)).unwrap_or("");
+                    for probe in [longer.as_str(), shorter] {
+                        assert_eq!(index.raw(text, probe).is_some(), map.contains_key(probe));
+                    }
                     let string = index.string(text, name);
                     match value {
                         Value::String(s) => assert_eq!(string, Ok(Some(s.as_str())), "{text}"),
@@ -807,6 +976,10 @@ mod tests {
             r#"{"iss":"https:\/\/tenant\/","aud":["a","\u0062"],"n":-1.5e3,"z":null}"#,
             r#"{"\u0061lg":1,"b":{"c":[{"d":{}}]},"e":[1,2,[3]],"f":true}"#,
             r#" { "spaced" : "x" , "t" : false } "#,
+            r#"{"abcdefgh":1,"abcdefgi":2,"abcdefghi":3,"abcdefg":4,"abcdef\u0067h2":5}"#,
+            r#"{"abcdefghij":1,"abcdefghij":2}"#,
+            r#"{"abcdefgh":1,"abcdef\u0067h":2}"#,
+            r#"{"a\u0000":1,"a":2,"":3}"#,
             r#"{"a":1,"a":2}"#,
             r#"{"alg":1,"\u0061lg":2}"#,
             r#"{"a":{"x":1,"x":1}}"#,
@@ -863,6 +1036,45 @@ mod tests {
         }
     }
 
+    #[test]
+    fn special_byte_finds_the_first() {
+        let naive = |b: &[u8]| {
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len())
+        };
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let bytes = proptest::collection::vec(
+            proptest::prop_oneof![
+                40 => 0x20u8..,
+                1 => proptest::strategy::Just(b'"'),
+                1 => proptest::strategy::Just(b'\\'),
+                1 => 0u8..0x20,
+            ],
+            0..72,
+        );
+        runner
+            .run(&bytes, |b| {
+                proptest::prop_assert_eq!(special_byte(&b), naive(&b), "{:?}", b);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tags_read_in_place_are_tags(
+            text in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            start in 0usize..24,
+            len in 0usize..24,
+        ) {
+            let start = start.min(text.len());
+            let end = start.saturating_add(len).min(text.len());
+            let name = &text[start..end];
+            proptest::prop_assert_eq!(tag_at(&text, start..end), tag(name));
+        }
+    }
+
     /// Mostly plain characters, now and then one the scanner must stop at.
     fn string_content() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
@@ -903,7 +1115,13 @@ mod tests {
                 }),
             ]
         });
-        proptest::collection::vec(("[a-c]", value), 0..5).prop_map(|members| {
+        // Top-level names: short ones, and long ones sharing their first seven bytes.
+        let top = prop_oneof![
+            "[a-c]",
+            "abcdefg[g-h]{0,3}",
+            Just("abcdef\\u0067h".to_string())
+        ];
+        proptest::collection::vec((top, value), 0..5).prop_map(|members| {
             let members: alloc::vec::Vec<String> = members
                 .into_iter()
                 .map(|(n, v)| alloc::format!("\"{n}\":{v}"))
