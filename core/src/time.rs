@@ -237,40 +237,15 @@ fn plain_integer(text: &[u8]) -> Option<u64> {
     if !matches!(text, [b'1'..=b'9', ..]) || text.len() > 19 {
         return None;
     }
-    // The first digits one at a time, the rest (most of them) eight at a time.
-    let (head, rest) = text.split_at(text.len() % 8);
     let mut secs = 0u64;
-    for &byte in head {
+    for &byte in text {
         let digit = byte.wrapping_sub(b'0');
         if digit > 9 {
             return None;
         }
         secs = secs * 10 + u64::from(digit);
     }
-    for chunk in rest.chunks_exact(8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        secs = secs * 100_000_000 + eight_digits(u64::from_le_bytes(word))?;
-    }
     Some(secs)
-}
-
-/// The value of the eight ASCII digits of `word` (the first in its lowest byte), `None` when a
-/// byte is not a digit.
-fn eight_digits(word: u64) -> Option<u64> {
-    const NIBBLES: u64 = u64::from_ne_bytes([0xf0; 8]);
-    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
-    // Every byte is 0x30..=0x3f, and adding 6 to each (no carry out of a byte that small)
-    // leaves it below 0x40: every byte is 0x30..=0x39.
-    if word & NIBBLES != ZEROS || word.wrapping_add(u64::from_ne_bytes([6; 8])) & NIBBLES != ZEROS {
-        return None;
-    }
-    let digits = word - ZEROS;
-    // Pairs (the first digit times ten plus the second) in every other byte...
-    let pairs = (digits * 10 + (digits >> 8)) & 0x00ff_00ff_00ff_00ff;
-    // ...then fours in every other half-word, then the eight digits.
-    let fours = (pairs * 100 + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
-    Some((fours & 0xffff) * 10_000 + (fours >> 32))
 }
 
 impl fmt::Display for NumericDate {
@@ -417,32 +392,6 @@ mod tests {
             if let Some(secs) = plain_integer(text.as_bytes()) {
                 prop_assert_eq!(text.parse::<u64>(), Ok(secs));
             }
-        }
-
-        #[test]
-        fn eight_digits_at_once(bytes in proptest::collection::vec(
-            prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()], 8..=8,
-        )) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes);
-            let expected = core::str::from_utf8(&bytes)
-                .ok()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok());
-            prop_assert_eq!(eight_digits(u64::from_le_bytes(word)), expected, "{:?}", bytes);
-        }
-
-        #[test]
-        fn plain_integers_of_any_bytes(text in proptest::collection::vec(
-            prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()], 0..22,
-        )) {
-            let expected = match text.as_slice() {
-                [b'1'..=b'9', ..] if text.len() <= 19 && text.iter().all(u8::is_ascii_digit) => {
-                    core::str::from_utf8(&text).ok().and_then(|s| s.parse::<u64>().ok())
-                }
-                _ => None,
-            };
-            prop_assert_eq!(plain_integer(&text), expected, "{:?}", text);
         }
 
         #[test]
