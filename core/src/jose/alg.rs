@@ -117,8 +117,8 @@ impl Algorithm {
         }
     }
 
-    /// The signature primitive this name selects: [`Ed25519`](Algorithm::Ed25519) is
-    /// [`EdDSA`](Algorithm::EdDSA), every other algorithm is itself.
+    /// The signature primitive this name selects: `Ed25519` (feature `eddsa`) is `EdDSA`,
+    /// every other algorithm is itself.
     pub const fn primitive(self) -> Self {
         match self {
             #[cfg(feature = "eddsa")]
