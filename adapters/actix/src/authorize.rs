@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage as _, HttpResponse};
-use auth0_api::{AuthScheme, Policy, Reason};
-use auth0_api_driver::protect::{ProtectError, Verified};
+use auth0_api::Policy;
+use auth0_api_driver::protect::{self, Verified};
 
 use crate::middleware::Installed;
 use crate::response;
@@ -113,17 +113,8 @@ impl<S> AuthorizeMiddleware<S> {
             RequestSpan::record_in(&extensions, "server_error");
             return Some(response::not_installed(request.request()));
         };
-        let verifier = shared.verifier();
-        let refused = match extensions.get::<Verified>() {
-            None => verifier.reject(Reason::MissingToken, AuthScheme::Bearer),
-            Some(verified) => {
-                match verifier.authorize(&verified.claims, &self.policy, verified.scheme) {
-                    Ok(()) => return None,
-                    Err(refused) => refused,
-                }
-            }
-        };
-        let error = ProtectError::Rejected(refused);
+        let verified = extensions.get::<Verified>();
+        let error = protect::authorize(shared.verifier(), verified, &self.policy).err()?;
         RequestSpan::record_in(&extensions, error.error_code());
         Some(shared.refuse(&error, request.request()))
     }

@@ -936,6 +936,43 @@ pub struct Verified {
     pub scheme: AuthScheme,
 }
 
+/// A route guard's decision, behind the layer that verified the request: `verified` is what
+/// the layer found (`None` for a request it let pass without credentials, refused with 401
+/// and the verifier's challenges), and its claims must satisfy `policy` (403
+/// `insufficient_scope` otherwise).
+///
+/// ```
+/// use auth0_api::{Policy, VerifierConfig};
+/// use auth0_api_driver::protect;
+///
+/// let verifier = VerifierConfig::new()
+///     .domain("example.auth0.com")
+///     .audience("https://api.example.com")
+///     .build()?;
+/// let policy = Policy::new().all_scopes(["read:orders"]);
+/// // A request the layer let through without credentials.
+/// let refused = protect::authorize(&verifier, None, &policy).unwrap_err();
+/// assert_eq!(refused.status(), 401);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`ProtectError::Rejected`] with the refusal.
+pub fn authorize(
+    verifier: &Verifier,
+    verified: Option<&Verified>,
+    policy: &Policy,
+) -> Result<(), ProtectError> {
+    let refused = match verified {
+        None => verifier.reject(Reason::MissingToken, AuthScheme::Bearer),
+        Some(verified) => match verifier.authorize(&verified.claims, policy, verified.scheme) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        },
+    };
+    Err(ProtectError::Rejected(refused))
+}
+
 /// Why a protected request is not passed on.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

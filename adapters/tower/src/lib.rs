@@ -63,8 +63,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use auth0_api::{Reason, Verifier};
-use auth0_api_driver::{AsyncTransport, Client};
+use auth0_api::Verifier;
+use auth0_api_driver::{AsyncTransport, Client, protect};
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
@@ -424,17 +424,11 @@ where
             .or_else(|| installed.as_ref().and_then(|i| i.on_error.clone()));
         let decision = match &installed {
             None => Err(not_installed("AuthorizeLayer")),
-            Some(installed) => {
-                let verifier = installed.verifier();
-                match request.extensions().get::<Verified>() {
-                    None => Err(ProtectError::Rejected(
-                        verifier.reject(Reason::MissingToken, AuthScheme::Bearer),
-                    )),
-                    Some(verified) => verifier
-                        .authorize(&verified.claims, &self.layer.policy, verified.scheme)
-                        .map_err(ProtectError::Rejected),
-                }
-            }
+            Some(installed) => protect::authorize(
+                installed.verifier(),
+                request.extensions().get::<Verified>(),
+                &self.layer.policy,
+            ),
         };
         match decision {
             Ok(()) => Box::pin(inner.call(request)),
