@@ -217,13 +217,21 @@ impl fmt::Debug for RedisReplayConfig {
     }
 }
 
-/// `url` with the user information replaced by `[redacted]`.
+/// `url` with the user information and the query (`redis+unix://...?pass=` carries a
+/// password there) replaced by `[redacted]`.
 fn without_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?[redacted]"),
+        None => (url, ""),
+    };
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let end = rest.find('/').unwrap_or(rest.len());
     match rest.get(..end).and_then(|authority| authority.rfind('@')) {
-        Some(at) => format!("{scheme}://[redacted]{}", rest.get(at..).unwrap_or("")),
-        None => url.to_owned(),
+        Some(at) => format!(
+            "{scheme}://[redacted]{}{query}",
+            rest.get(at..).unwrap_or("")
+        ),
+        None => format!("{url}{query}"),
     }
 }
 
@@ -559,6 +567,18 @@ mod tests {
         assert!(!text.contains("s3cret") && !text.contains("user"), "{text}");
         assert!(
             text.contains("redis://[redacted]@redis.internal:6379/0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn debug_hides_a_password_in_the_query() {
+        let config =
+            RedisReplayConfig::new("redis+unix:///run/redis.sock?user=u&pass=s3cret", "ns");
+        let text = format!("{config:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("redis+unix:///run/redis.sock?[redacted]"),
             "{text}"
         );
     }
