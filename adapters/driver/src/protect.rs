@@ -652,14 +652,22 @@ impl ProtectOptions {
         let proof = match lines.dpop.as_slice() {
             [] => None,
             values => {
-                let total: usize = values.iter().map(|v| v.len()).sum();
+                let total = values
+                    .iter()
+                    .fold(0usize, |sum, v| sum.saturating_add(v.len()));
                 if total > MAX_PROOF_LEN {
                     return Err(ProtectError::Rejected(
                         verifier.reject(Reason::Dpop(DpopError::ProofTooLarge), AuthScheme::DPoP),
                     ));
                 }
-                let joined: Vec<String> = values.iter().map(|v| lossy(v)).collect();
-                Some(joined.join(","))
+                let mut joined = String::with_capacity(total + values.len());
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        joined.push(',');
+                    }
+                    joined.push_str(&text(value));
+                }
+                Some(joined)
             }
         };
 
