@@ -197,6 +197,13 @@ impl<T> Client<T> {
     pub fn load_snapshot(&self, path: impl AsRef<Path>) -> Result<Restored, SnapshotFileError> {
         let limit = self.verifier.snapshot_max_len();
         let file = fs::File::open(path.as_ref()).map_err(SnapshotFileError::Io)?;
+        // A file known to be too long is refused before any of it is read.
+        if file
+            .metadata()
+            .is_ok_and(|m| m.len() > u64::try_from(limit).unwrap_or(u64::MAX))
+        {
+            return Err(SnapshotFileError::Snapshot(SnapshotError::Malformed));
+        }
         let mut bytes = Vec::new();
         let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
         file.take(cap)

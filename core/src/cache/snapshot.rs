@@ -70,6 +70,7 @@ use sha2::{Digest as _, Sha256};
 use super::Caches;
 use crate::config::{IssuerSource, Verifier};
 use crate::discovery::{DiscoveryDocument, DocumentError, normalize_https_url};
+use crate::domain::Issuer;
 use crate::jose::JoseError;
 use crate::jose::jwk::JwkSet;
 use crate::time::UnixTime;
@@ -200,13 +201,17 @@ impl CacheSnapshot {
     /// [`SnapshotError::Version`] for another format version, [`SnapshotError::Malformed`]
     /// for anything else that is not a snapshot.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|_| SnapshotError::Malformed)?;
-        if probe.version != Self::VERSION {
-            return Err(SnapshotError::Version {
-                found: probe.version,
-            });
-        }
-        serde_json::from_slice(bytes).map_err(|_| SnapshotError::Malformed)
+        let found = match serde_json::from_slice::<Self>(bytes) {
+            Ok(snapshot) if snapshot.version == Self::VERSION => return Ok(snapshot),
+            Ok(snapshot) => snapshot.version,
+            // Another version may have another shape: read its version alone (a second
+            // pass, only for a snapshot refused anyway).
+            Err(_) => match serde_json::from_slice::<Probe>(bytes) {
+                Ok(probe) if probe.version != Self::VERSION => probe.version,
+                _ => return Err(SnapshotError::Malformed),
+            },
+        };
+        Err(SnapshotError::Version { found })
     }
 
     /// How many discovery documents and JWK Sets it holds.
@@ -284,16 +289,18 @@ impl Verifier {
                 found: snapshot.version,
             });
         }
+        // The entry count first: it bounds the work of the digest, which serialises the
+        // whole snapshot again.
+        let policy = *caches.policy();
+        if snapshot.discovery.len() > policy.max_entries || snapshot.jwks.len() > policy.max_entries
+        {
+            return Err(SnapshotError::TooManyEntries);
+        }
         if snapshot.digest != snapshot.compute_digest() {
             return Err(SnapshotError::Digest);
         }
         if snapshot.fingerprint != self.cache_fingerprint() {
             return Err(SnapshotError::Configuration);
-        }
-        let policy = *caches.policy();
-        if snapshot.discovery.len() > policy.max_entries || snapshot.jwks.len() > policy.max_entries
-        {
-            return Err(SnapshotError::TooManyEntries);
         }
         let fresh = |at: u64| {
             let at = UnixTime::from_secs(at);
@@ -306,7 +313,11 @@ impl Verifier {
             let configured = match &self.source {
                 IssuerSource::Single(issuer) => issuer.as_str() == record.issuer,
                 IssuerSource::Static(list) => list.iter().any(|i| i.as_str() == record.issuer),
-                IssuerSource::Resolver(_) | IssuerSource::Deferred => true,
+                // Any issuer a resolver could name: one in canonical form under the
+                // verifier's domain policy (which also bounds its length).
+                IssuerSource::Resolver(_) | IssuerSource::Deferred => {
+                    Issuer::parse_exact_with(&record.issuer, &self.domain_policy).is_ok()
+                }
             };
             if !configured {
                 return Err(SnapshotError::InvalidDocument(
