@@ -24,11 +24,27 @@ fn at(secs: u64) -> UnixTime {
     UnixTime::from_secs(NOW + secs)
 }
 
-/// A token valid for a day, so that long simulated outages stay within its lifetime.
-fn long_token(seed: u8, kid: &str) -> String {
+/// The claims of [`long_token`]: valid for a day, so that long simulated outages stay
+/// within their lifetime.
+fn long_claims() -> serde_json::Value {
     let mut c = claims();
     c["exp"] = json!(NOW + 200_000);
-    sign(seed, json!({"alg":"ES256","kid":kid}), &c)
+    c
+}
+
+fn long_token(seed: u8, kid: &str) -> String {
+    sign(seed, json!({"alg":"ES256","kid":kid}), &long_claims())
+}
+
+/// A verifier with `policy`, its caches, and the tenant, after one verification of
+/// `long_token(1, "k1")` (also returned) at `NOW`.
+fn warmed(policy: CachePolicy) -> (Verifier, Caches, Server, String) {
+    let v = verifier(policy);
+    let mut caches = v.new_caches();
+    let mut server = Server::new();
+    let t = long_token(1, "k1");
+    run(&v, &mut caches, &mut server, &t, NOW).unwrap();
+    (v, caches, server, t)
 }
 
 /// A tenant that is up (answering as [`Server`]) or down (500 for everything).
@@ -155,7 +171,7 @@ fn refresh_ahead_is_flagged_in_the_last_part_of_the_ttl() {
     assert_eq!(warm(&v, &caches, &t, at(541)), Some(Ok(())));
     assert_eq!(
         run(&v, &mut caches, &mut server, &t, NOW + 541),
-        Ok(claims_of(&t))
+        Ok(long_claims())
     );
     // A second refresh of the same set is not due: one request per resource.
     assert_eq!(
@@ -184,23 +200,13 @@ fn refresh_ahead_is_flagged_in_the_last_part_of_the_ttl() {
     assert_eq!(server.log, vec![DISCOVERY, JWKS, JWKS]);
 }
 
-fn claims_of(_token: &str) -> serde_json::Value {
-    let mut c = claims();
-    c["exp"] = json!(NOW + 200_000);
-    c
-}
-
 /// 0 % disables refreshing ahead; more than 100 % is refused by the configuration.
 #[test]
 fn refresh_ahead_can_be_disabled_and_is_bounded() {
-    let v = verifier(CachePolicy {
+    let (v, caches, _, t) = warmed(CachePolicy {
         refresh_ahead_percent: 0,
         ..CachePolicy::default()
     });
-    let mut caches = v.new_caches();
-    let mut server = Server::new();
-    let t = long_token(1, "k1");
-    run(&v, &mut caches, &mut server, &t, NOW).unwrap();
     assert_eq!(warm(&v, &caches, &t, at(599)), Some(Ok(())));
     assert!(!caches.refresh_wanted());
     assert!(caches.take_due_refreshes(at(599)).is_empty());
@@ -335,14 +341,10 @@ fn stale_use_ends_at_max_stale() {
 /// fetch fails, the flow falls back to the stale set for a known kid.
 #[test]
 fn a_failed_fetch_after_expiry_falls_back_to_the_stale_set() {
-    let v = verifier(CachePolicy {
+    let (v, mut caches, mut server, t) = warmed(CachePolicy {
         refresh_ahead_percent: 0,
         ..CachePolicy::default()
     });
-    let mut caches = v.new_caches();
-    let mut server = Server::new();
-    let t = long_token(1, "k1");
-    run(&v, &mut caches, &mut server, &t, NOW).unwrap();
     assert!(
         warm(&v, &caches, &t, at(600)).is_none(),
         "expired: not warm"
@@ -350,7 +352,7 @@ fn a_failed_fetch_after_expiry_falls_back_to_the_stale_set() {
     server.jwks_status = 500;
     assert_eq!(
         run(&v, &mut caches, &mut server, &t, NOW + 600),
-        Ok(claims_of(&t))
+        Ok(long_claims())
     );
     assert_eq!(server.log, vec![DISCOVERY, JWKS, DISCOVERY, JWKS]);
     // Now stale after a failed refetch: warm, and no request within the cooldown.
@@ -371,14 +373,10 @@ fn a_failed_fetch_after_expiry_falls_back_to_the_stale_set() {
 /// A stale discovery document still names the key set during an outage of discovery.
 #[test]
 fn a_stale_discovery_document_is_used_when_discovery_fails() {
-    let v = verifier(CachePolicy {
+    let (v, mut caches, server, t) = warmed(CachePolicy {
         refresh_ahead_percent: 0,
         ..CachePolicy::default()
     });
-    let mut caches = v.new_caches();
-    let mut server = Server::new();
-    let t = long_token(1, "k1");
-    run(&v, &mut caches, &mut server, &t, NOW).unwrap();
     // Discovery and the JWKS fail at expiry (the tenant is down).
     let mut down = Server::new();
     down.jwks_status = 503;
@@ -442,7 +440,7 @@ fn snapshot_round_trip_and_refusals() {
     let mut quiet = Server::new();
     assert_eq!(
         run(&v, &mut restored, &mut quiet, &t, NOW + 100),
-        Ok(claims_of(&t))
+        Ok(long_claims())
     );
     assert!(quiet.log.is_empty());
     // The fetch time is kept: the set expires when it would have.
