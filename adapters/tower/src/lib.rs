@@ -97,8 +97,9 @@ impl<T: Send + Sync> VerifierSource for Client<T> {
     }
 }
 
-/// Put in every request's extensions by [`Protect`], verified or not, so the route layer and
-/// the extractors can tell a missing layer (500) from a request without credentials (401).
+/// Put in the extensions of every request [`Protect`] passes on, verified or not, so the
+/// route layer and the extractors can tell a missing layer (500) from a request without
+/// credentials (401).
 #[derive(Clone)]
 struct Installed {
     verifier: Arc<dyn VerifierSource>,
@@ -118,6 +119,16 @@ pub struct ProtectLayer<T> {
     client: Arc<Client<T>>,
     options: Arc<ProtectOptions>,
     on_error: Option<ErrorHandler>,
+}
+
+impl<T: Send + Sync + 'static> ProtectLayer<T> {
+    /// The mark a request this layer passes on carries.
+    fn installed(&self) -> Installed {
+        Installed {
+            verifier: Arc::clone(&self.client) as Arc<dyn VerifierSource>,
+            on_error: self.on_error.clone(),
+        }
+    }
 }
 
 impl<T> Clone for ProtectLayer<T> {
@@ -281,10 +292,6 @@ where
                 .options
                 .prepare(verifier, request.method().as_str(), target, headers)
         };
-        request.extensions_mut().insert(Installed {
-            verifier: Arc::clone(&layer.client) as Arc<dyn VerifierSource>,
-            on_error: layer.on_error.clone(),
-        });
         let span = request_span(request.method());
         let outcome_span = span.clone();
         let record = move |outcome: Outcome<'_>| record(&outcome_span, &outcome);
@@ -293,6 +300,7 @@ where
                 Ok(Some(credentials)) => credentials,
                 Ok(None) => {
                     record(Outcome::Anonymous);
+                    request.extensions_mut().insert(layer.installed());
                     return inner.call(request).await;
                 }
                 Err(error) => {
@@ -303,7 +311,9 @@ where
             match layer.options.verify(&layer.client, &credentials).await {
                 Ok(verified) => {
                     record(Outcome::Verified);
-                    request.extensions_mut().insert(verified);
+                    let extensions = request.extensions_mut();
+                    extensions.insert(layer.installed());
+                    extensions.insert(verified);
                     inner.call(request).await
                 }
                 Err(error) => {
