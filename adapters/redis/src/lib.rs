@@ -368,9 +368,7 @@ impl RedisReplayStore {
 
     /// The Redis key of `key`: `<prefix>:<namespace>:` and the 64 hex digits of its digest.
     pub fn redis_key(&self, key: &ReplayKey) -> String {
-        let mut out = self.inner.key_prefix.clone();
-        out.push_str(&hex(key.as_bytes()));
-        out
+        format!("{}{key:x}", self.inner.key_prefix)
     }
 
     /// How many checks Redis did not answer (unreachable, timed out, an unexpected reply)

@@ -73,6 +73,14 @@ impl ReplayKey {
     }
 }
 
+/// The whole digest in lower-case hexadecimal (64 characters): `format!("{key:x}")`, a name
+/// for the key in an external store.
+impl core::fmt::LowerHex for ReplayKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.digest.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 impl core::fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("ReplayKey(")?;
