@@ -1,13 +1,12 @@
 //! [`Authenticated`]: the verified claims, as the handler's argument.
 
-use std::any::{Any, TypeId};
 use std::future::{Ready, ready};
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
-use auth0_api::{AuthScheme, ClaimError, Claims, Reason};
+use auth0_api::{AuthScheme, Claims, Reason};
 use auth0_api_driver::protect::{Misconfiguration, ProtectError, Verified};
 use serde::de::DeserializeOwned;
 
@@ -109,7 +108,7 @@ fn authenticated<T: DeserializeOwned + 'static>(
         let response = shared.refuse(&error, request);
         return Err(refusal(error, response));
     };
-    match convert(&verified.claims) {
+    match verified.claims_as() {
         Ok(value) => Ok(Authenticated {
             value,
             scheme: verified.scheme,
@@ -126,23 +125,10 @@ fn authenticated<T: DeserializeOwned + 'static>(
     }
 }
 
-/// The claims as `T`: a copy for `T = Claims`, else deserialised.
-fn convert<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, ClaimError> {
-    if TypeId::of::<T>() == TypeId::of::<Claims>() {
-        let mut copy = Some(claims.clone());
-        if let Some(value) = (&mut copy as &mut dyn Any)
-            .downcast_mut::<Option<T>>()
-            .and_then(Option::take)
-        {
-            return Ok(value);
-        }
-    }
-    claims.deserialize()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth0_api::ClaimError;
 
     #[derive(Debug, serde::Deserialize, PartialEq)]
     struct Member {
@@ -154,23 +140,30 @@ mod tests {
         Claims::from_payload(json.as_bytes(), 16).unwrap()
     }
 
+    fn verified(claims: &Claims) -> Verified {
+        Verified {
+            claims: claims.clone(),
+            scheme: AuthScheme::Bearer,
+        }
+    }
+
     #[test]
     fn claims_convert_to_themselves_or_to_the_callers_type() {
         let all = claims(r#"{"sub":"u","org_id":"o","n":1}"#);
-        assert_eq!(convert::<Claims>(&all).unwrap(), all);
+        assert_eq!(verified(&all).claims_as::<Claims>().unwrap(), all);
         assert_eq!(
-            convert::<Member>(&all).unwrap(),
+            verified(&all).claims_as::<Member>().unwrap(),
             Member {
                 sub: "u".into(),
                 org_id: "o".into()
             }
         );
         assert_eq!(
-            convert::<Member>(&claims(r#"{"sub":"u"}"#)),
+            verified(&claims(r#"{"sub":"u"}"#)).claims_as::<Member>(),
             Err(ClaimError::Deserialize)
         );
         assert_eq!(
-            convert::<Member>(&claims(r#"{"sub":"u","org_id":7}"#)),
+            verified(&claims(r#"{"sub":"u","org_id":7}"#)).claims_as::<Member>(),
             Err(ClaimError::Deserialize)
         );
     }

@@ -73,14 +73,16 @@
 //! ignored otherwise. A trusted header that is missing when the URL is needed is
 //! [`Misconfiguration::MissingHeader`] (500): the proxy is not in front, or does not set it.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use auth0_api::extract::ExtractError;
 use auth0_api::verify::dpop::{DpopError, MAX_HTU_LEN, UrlError};
-use auth0_api::{AuthScheme, Claims, DpopMode, Policy, Reason, RequestContext};
+use auth0_api::{AuthScheme, ClaimError, Claims, DpopMode, Policy, Reason, RequestContext};
 use auth0_api::{Verifier, VerifyError, extract_token};
+use serde::de::DeserializeOwned;
 
 use crate::{AsyncTransport, Client};
 
@@ -942,6 +944,43 @@ pub struct Verified {
     pub claims: Claims,
     /// The scheme the token came with.
     pub scheme: AuthScheme,
+}
+
+impl Verified {
+    /// The claims as `T`: a copy for `T = Claims`, else deserialized (what the frameworks'
+    /// `Authenticated<T>` extractors give).
+    ///
+    /// ```
+    /// use auth0_api::{AuthScheme, Claims};
+    /// use auth0_api_driver::protect::Verified;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct User {
+    ///     sub: String,
+    /// }
+    ///
+    /// let claims = Claims::from_payload(br#"{"sub":"auth0|1","n":1}"#, 16)?;
+    /// let verified = Verified { claims: claims.clone(), scheme: AuthScheme::Bearer };
+    /// assert_eq!(verified.claims_as::<Claims>()?, claims);
+    /// assert_eq!(verified.claims_as::<User>()?.sub, "auth0|1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClaimError::Deserialize`] when the claims do not fit `T` (a claim missing or of
+    /// another type); its message never quotes a claim value.
+    pub fn claims_as<T: DeserializeOwned + 'static>(&self) -> Result<T, ClaimError> {
+        if TypeId::of::<T>() == TypeId::of::<Claims>() {
+            let mut copy = Some(self.claims.clone());
+            if let Some(value) = (&mut copy as &mut dyn Any)
+                .downcast_mut::<Option<T>>()
+                .and_then(Option::take)
+            {
+                return Ok(value);
+            }
+        }
+        self.claims.deserialize()
+    }
 }
 
 /// A route guard's decision, behind the layer that verified the request: `verified` is what

@@ -1,9 +1,8 @@
 //! axum extractors for the claims a [`ProtectLayer`](crate::ProtectLayer) verified.
 
-use std::any::{Any, TypeId};
 use std::fmt;
 
-use auth0_api::{ClaimError, Claims, Reason};
+use auth0_api::{Claims, Reason};
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -82,21 +81,6 @@ impl IntoResponse for AuthRejection {
     }
 }
 
-/// The claims as `T`: a clone for `Claims` itself, else deserialized.
-fn convert<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, ClaimError> {
-    if TypeId::of::<T>() == TypeId::of::<Claims>() {
-        // `T` is `Claims`: a clone, no need to go through JSON (nor a box for the downcast).
-        let mut slot = Some(claims.clone());
-        if let Some(value) = (&mut slot as &mut dyn Any)
-            .downcast_mut::<Option<T>>()
-            .and_then(Option::take)
-        {
-            return Ok(value);
-        }
-    }
-    claims.deserialize::<T>()
-}
-
 impl<S, T> FromRequestParts<S> for Authenticated<T>
 where
     S: Send + Sync,
@@ -149,7 +133,7 @@ where
         let Some(verified) = parts.extensions.get::<Verified>() else {
             return Ok(None);
         };
-        match convert::<T>(&verified.claims) {
+        match verified.claims_as::<T>() {
             Ok(value) => Ok(Some(Authenticated(value))),
             Err(error) => {
                 // The serde message may quote a claim value: log only the target type.
