@@ -249,30 +249,15 @@ impl KeyFetch {
                 };
                 match parsed {
                     Ok(doc) => {
-                        self.state = State::Keys {
-                            jwks_uri: doc.jwks_uri.clone(),
-                            local: None,
-                            refetched: false,
-                            failed: None,
-                        };
-                        let token_endpoint = doc.token_endpoint.clone();
+                        let fetched = self.use_document(&doc);
                         caches.finish_discovery(issuer, Some(doc), now);
-                        Ok(Fetched::Discovery { token_endpoint })
+                        Ok(fetched)
                     }
                     Err(e) => {
                         caches.finish_discovery(issuer, None, now);
                         // The tenant is down: a stale document still names the key set.
                         match caches.usable_discovery(issuer, now) {
-                            Some(doc) => {
-                                self.state = State::Keys {
-                                    jwks_uri: doc.jwks_uri.clone(),
-                                    local: None,
-                                    refetched: false,
-                                    failed: None,
-                                };
-                                let token_endpoint = doc.token_endpoint.clone();
-                                Ok(Fetched::Discovery { token_endpoint })
-                            }
+                            Some(doc) => Ok(self.use_document(doc)),
                             None => Err(FetchError::Discovery(e)),
                         }
                     }
@@ -329,6 +314,19 @@ impl KeyFetch {
             State::ExpectDiscovery { .. } => Some(FetchKey::Discovery(String::from(issuer))),
             State::ExpectJwks { jwks_uri, .. } => Some(FetchKey::Jwks(jwks_uri.clone())),
             _ => None,
+        }
+    }
+
+    /// Moves on to the key set `doc` names.
+    fn use_document(&mut self, doc: &DiscoveryDocument) -> Fetched {
+        self.state = State::Keys {
+            jwks_uri: doc.jwks_uri.clone(),
+            local: None,
+            refetched: false,
+            failed: None,
+        };
+        Fetched::Discovery {
+            token_endpoint: doc.token_endpoint.clone(),
         }
     }
 
