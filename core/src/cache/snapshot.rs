@@ -449,3 +449,49 @@ fn hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::VerifierConfig;
+
+    /// With a resolver any issuer may be configured, but only one the resolver could have
+    /// produced (canonical under the domain policy) is restored.
+    #[test]
+    fn a_resolver_verifier_restores_only_canonical_issuers() {
+        let v = VerifierConfig::new()
+            .audience("api://orders")
+            .deferred_domain_resolver()
+            .build()
+            .unwrap();
+        for (issuer, accepted) in [
+            ("https://tenant.example/", true),
+            ("https://127.0.0.1/", false),
+            ("https://Tenant.example/", false),
+            ("https://tenant.example", false),
+            ("tenant", false),
+        ] {
+            let mut caches = v.new_caches();
+            let mut snapshot = v.snapshot_caches(&caches);
+            snapshot.discovery.push(DiscoveryRecord {
+                issuer: issuer.into(),
+                jwks_uri: "https://tenant.example/.well-known/jwks.json".into(),
+                token_endpoint: None,
+                fetched_at: 100,
+            });
+            snapshot.digest = snapshot.compute_digest();
+            let restored = v.restore_caches(&mut caches, &snapshot, UnixTime::from_secs(110));
+            if accepted {
+                assert_eq!(restored.map(|r| r.discovery), Ok(1), "{issuer}");
+            } else {
+                assert_eq!(
+                    restored.map(|_| ()),
+                    Err(SnapshotError::InvalidDocument(
+                        DocumentError::IssuerMismatch
+                    )),
+                    "{issuer}"
+                );
+            }
+        }
+    }
+}
