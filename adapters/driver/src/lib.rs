@@ -11,6 +11,9 @@
 //! - a request whose driver is cancelled (a dropped future, a panicking transport) is
 //!   abandoned: its in-flight mark is cleared at once, so the flows waiting for it fetch it
 //!   themselves instead of stalling for the cache's `fetch_timeout`;
+//! - [`Client::verify_cached`] answers a verification from warm caches without waiting, so
+//!   a framework layer handles most requests inside its `call` and builds a future only for
+//!   the rest;
 //! - the clock and the client options are here, once;
 //! - with a [`ReplayStore`] ([`Client::with_replay_store`]), DPoP proofs are checked for
 //!   replay in a store every instance shares (Redis, in `auth0-api-redis`) instead of in
@@ -564,6 +567,45 @@ impl<T> Client<T> {
         self.driver = self.driver.with_replay_store(store);
         self
     }
+
+    /// Verifies `token` from the caches alone, without waiting: `Some` with the outcome when
+    /// the verification needed nothing else (the discovery document and the key cached and
+    /// fresh, no DPoP replay check), or when it failed before needing anything; `None` when
+    /// it needs a request, a wait for another request's fetch, a replay check or a deferred
+    /// resolver: then call [`verify_async`](Self::verify_async) (or
+    /// [`verify_resolving`](Self::verify_resolving)), which starts over.
+    ///
+    /// A framework layer answers most requests with this inside its `call`, and boxes a
+    /// future only for the others.
+    ///
+    /// ```
+    /// use auth0_api::{Reason, RequestContext, UnixTime, VerifierConfig};
+    /// use auth0_api_driver::Client;
+    ///
+    /// let verifier = VerifierConfig::new().domain("tenant.example").audience("api").build()?;
+    /// let client = Client::new(verifier, (), || UnixTime::from_secs(1_700_000_000));
+    /// // Not a JWS: refused at once, whatever the caches hold.
+    /// let refused = client.verify_cached("not-a-jws", &RequestContext::default());
+    /// assert!(matches!(refused, Some(Err(e)) if matches!(e.reason(), Reason::Malformed(_))));
+    /// // A well-formed token and cold caches: the keys must be fetched first.
+    /// let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.c2ln";
+    /// assert!(client.verify_cached(token, &RequestContext::default()).is_none());
+    /// # Ok::<(), auth0_api::ConfigError>(())
+    /// ```
+    pub fn verify_cached(
+        &self,
+        token: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Option<Result<Claims, VerifyError>> {
+        let mut flow = match self.verifier.start_verification(token, ctx) {
+            Ok(Started::Ready(flow)) => flow,
+            Ok(Started::NeedDomains(_)) => return None,
+            Err(error) => return Some(Err(error)),
+        };
+        let result = self.driver.shared.warm(&mut flow)?;
+        trace::Verification::start(&flow).finish(true, &result);
+        Some(result)
+    }
 }
 
 impl<T: Transport> Client<T> {
@@ -764,6 +806,41 @@ mod tests {
         let (client, bound, proof, _) = dpop_setup(false);
         client.verify(&bound, &dpop_ctx(&proof)).unwrap();
         client.verify(&bound, &dpop_ctx(&proof)).unwrap();
+    }
+
+    /// The caches alone answer only what needs nothing else: cold caches and a DPoP
+    /// request with a replay step wait for the full path; a warm bearer request and a
+    /// malformed token are answered at once, as the full path answers them.
+    #[test]
+    fn verify_cached_answers_only_from_warm_caches() {
+        let (client, bound, proof, bearer) = dpop_setup(true);
+        let jwks = format!("{ISSUER}jwks");
+        let bearer_ctx = RequestContext::default();
+        assert!(client.verify_cached(&bearer, &bearer_ctx).is_none());
+        assert_eq!(
+            client.driver().transport().requests(&jwks),
+            0,
+            "no request sent"
+        );
+
+        let full = client.verify(&bearer, &bearer_ctx).unwrap();
+        assert_eq!(client.driver().transport().requests(&jwks), 1);
+        let cached = client.verify_cached(&bearer, &bearer_ctx);
+        assert_eq!(cached.map(Result::unwrap), Some(full));
+        assert_eq!(client.driver().transport().requests(&jwks), 1);
+
+        // The replay step needs the store, even with warm keys.
+        assert!(client.verify_cached(&bound, &dpop_ctx(&proof)).is_none());
+
+        let refused = client
+            .verify_cached("a.b", &bearer_ctx)
+            .unwrap()
+            .unwrap_err();
+        let full = client.verify("a.b", &bearer_ctx).unwrap_err();
+        assert_eq!(
+            (refused.status(), refused.reason()),
+            (full.status(), full.reason())
+        );
     }
 
     #[test]

@@ -752,29 +752,39 @@ impl ProtectOptions {
         client: &Client<T>,
         credentials: &Credentials,
     ) -> Result<Verified, ProtectError> {
-        let headers: Vec<(&str, &str)> = credentials
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let ctx = RequestContext {
-            headers: &headers,
-            ..credentials.context()
-        };
-        let claims = client
-            .verify_async(&credentials.token, &ctx)
-            .await
-            .map_err(ProtectError::Rejected)?;
+        let headers = credentials.header_pairs();
+        let ctx = credentials.context_with(&headers);
+        let claims = client.verify_async(&credentials.token, &ctx).await;
+        self.authorize(client.verifier(), claims, credentials.scheme)
+    }
+
+    /// [`verify`](Self::verify) from the caches alone ([`Client::verify_cached`]): `None`
+    /// when the verification needs a request or a wait; then call `verify`.
+    pub fn verify_cached<T>(
+        &self,
+        client: &Client<T>,
+        credentials: &Credentials,
+    ) -> Option<Result<Verified, ProtectError>> {
+        let headers = credentials.header_pairs();
+        let ctx = credentials.context_with(&headers);
+        let claims = client.verify_cached(&credentials.token, &ctx)?;
+        Some(self.authorize(client.verifier(), claims, credentials.scheme))
+    }
+
+    /// The route's policy, on a verification's outcome.
+    fn authorize(
+        &self,
+        verifier: &Verifier,
+        claims: Result<Claims, VerifyError>,
+        scheme: AuthScheme,
+    ) -> Result<Verified, ProtectError> {
+        let claims = claims.map_err(ProtectError::Rejected)?;
         if let Some(policy) = &self.policy {
-            client
-                .verifier()
-                .authorize(&claims, policy, credentials.scheme)
+            verifier
+                .authorize(&claims, policy, scheme)
                 .map_err(ProtectError::Rejected)?;
         }
-        Ok(Verified {
-            claims,
-            scheme: credentials.scheme,
-        })
+        Ok(Verified { claims, scheme })
     }
 }
 
@@ -921,6 +931,22 @@ impl Credentials {
             http_method: Some(&self.method),
             http_url: self.url.as_deref(),
             ..RequestContext::default()
+        }
+    }
+
+    /// The headers for a domain resolver, borrowed (empty, and no allocation, without one).
+    fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// The context with the headers for a domain resolver.
+    fn context_with<'c>(&'c self, headers: &'c [(&'c str, &'c str)]) -> RequestContext<'c> {
+        RequestContext {
+            headers,
+            ..self.context()
         }
     }
 }

@@ -56,6 +56,7 @@
 
 #[cfg(feature = "axum")]
 mod extract;
+mod future;
 
 use std::fmt;
 use std::future::Future;
@@ -64,6 +65,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth0_api::Verifier;
+use auth0_api_driver::protect::Credentials;
 use auth0_api_driver::{AsyncTransport, Client, protect};
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -78,6 +80,7 @@ pub use auth0_api_driver::protect::{
 
 #[cfg(feature = "axum")]
 pub use extract::{AuthRejection, Authenticated};
+pub use future::ResponseFuture;
 
 /// Replaces the default error response: given the error (its status, challenges and body
 /// come from [`ErrorResponse::from`]), returns the response to send.
@@ -267,17 +270,15 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The clone is left behind; the service that was polled ready handles this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let span = request_span(request.method());
+        let layer = &self.layer;
         let prepared = {
             let headers = request
                 .headers()
@@ -292,37 +293,75 @@ where
                 .options
                 .prepare(verifier, request.method().as_str(), target, headers)
         };
-        let span = request_span(request.method());
+        let credentials = match prepared {
+            Ok(Some(credentials)) => credentials,
+            Ok(None) => {
+                record(&span, &Outcome::Anonymous);
+                request.extensions_mut().insert(layer.installed());
+                return ResponseFuture::inner(self.inner.call(request), span);
+            }
+            Err(error) => {
+                record(&span, &Outcome::Refused(&error));
+                return ResponseFuture::ready(respond(&error, layer.on_error.as_ref()));
+            }
+        };
+        // Most requests are answered here, from the caches, without a future of our own.
+        let cached = span.in_scope(|| layer.options.verify_cached(&layer.client, &credentials));
+        match cached {
+            Some(Ok(verified)) => {
+                record(&span, &Outcome::Verified);
+                let extensions = request.extensions_mut();
+                extensions.insert(layer.installed());
+                extensions.insert(verified);
+                ResponseFuture::inner(self.inner.call(request), span)
+            }
+            Some(Err(error)) => {
+                record(&span, &Outcome::Refused(&error));
+                ResponseFuture::ready(respond(&error, layer.on_error.as_ref()))
+            }
+            None => self.wait_and_call(request, credentials, span),
+        }
+    }
+}
+
+impl<S, T> Protect<S, T> {
+    /// The verification that needs a fetch (or a wait, or a replay check): a boxed future
+    /// that verifies, then calls the inner service.
+    fn wait_and_call<ReqBody, ResBody>(
+        &mut self,
+        mut request: Request<ReqBody>,
+        credentials: Credentials,
+        span: RequestSpan,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Send + 'static,
+        T: AsyncTransport + 'static,
+        ReqBody: Send + 'static,
+        ResBody: From<String> + Send + 'static,
+    {
+        // The clone is left behind; the service that was polled ready handles this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
         let outcome_span = span.clone();
-        let record = move |outcome: Outcome<'_>| record(&outcome_span, &outcome);
         let future = async move {
-            let credentials = match prepared {
-                Ok(Some(credentials)) => credentials,
-                Ok(None) => {
-                    record(Outcome::Anonymous);
-                    request.extensions_mut().insert(layer.installed());
-                    return inner.call(request).await;
-                }
-                Err(error) => {
-                    record(Outcome::Refused(&error));
-                    return Ok(respond(&error, layer.on_error.as_ref()));
-                }
-            };
             match layer.options.verify(&layer.client, &credentials).await {
                 Ok(verified) => {
-                    record(Outcome::Verified);
+                    record(&outcome_span, &Outcome::Verified);
                     let extensions = request.extensions_mut();
                     extensions.insert(layer.installed());
                     extensions.insert(verified);
                     inner.call(request).await
                 }
                 Err(error) => {
-                    record(Outcome::Refused(&error));
+                    record(&outcome_span, &Outcome::Refused(&error));
                     Ok(respond(&error, layer.on_error.as_ref()))
                 }
             }
         };
-        instrument(future, span)
+        ResponseFuture::waiting(instrument(future, span))
     }
 }
 
@@ -417,15 +456,13 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let installed = request.extensions().get::<Installed>().cloned();
         let handler = self
             .layer
@@ -441,11 +478,8 @@ where
             ),
         };
         match decision {
-            Ok(()) => Box::pin(inner.call(request)),
-            Err(error) => {
-                let response = respond(&error, handler.as_ref());
-                Box::pin(std::future::ready(Ok(response)))
-            }
+            Ok(()) => ResponseFuture::inner(self.inner.call(request), no_span()),
+            Err(error) => ResponseFuture::ready(respond(&error, handler.as_ref())),
         }
     }
 }
@@ -511,13 +545,38 @@ fn request_span(method: &http::Method) -> tracing::Span {
     )
 }
 
+/// Without the `tracing` feature, the span is nothing.
 #[cfg(not(feature = "tracing"))]
 #[derive(Clone)]
 struct NoSpan;
 
 #[cfg(not(feature = "tracing"))]
+impl NoSpan {
+    fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+#[cfg(feature = "tracing")]
+type RequestSpan = tracing::Span;
+#[cfg(not(feature = "tracing"))]
+type RequestSpan = NoSpan;
+
+#[cfg(not(feature = "tracing"))]
 fn request_span(_: &http::Method) -> NoSpan {
     NoSpan
+}
+
+/// The span of a future that is not the layer's own (the policy layer's inner service).
+fn no_span() -> RequestSpan {
+    #[cfg(feature = "tracing")]
+    {
+        tracing::Span::none()
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        NoSpan
+    }
 }
 
 #[cfg(feature = "tracing")]

@@ -7,14 +7,22 @@
 //!   imported in advance: the baseline, paid in the same conditions as the guards (a
 //!   server whose caches the network stack keeps evicting, unlike a tight loop);
 //! - `/protected`: `ProtectLayer` and the `Authenticated` extractor, warm caches;
-//! - `/manual`: a hand-written `jsonwebtoken` check with a pre-parsed key.
+//! - `/manual`: a hand-written `jsonwebtoken` check with a pre-parsed key;
+//! - `/verify`: no layer; the handler reads the bearer token and calls
+//!   [`Client::verify_async`](auth0_api_driver::Client::verify_async) on the layer's client:
+//!   what the verification costs in a server, without what the layer adds (reading the
+//!   request, the extensions, the extractor).
 //!
 //! Two measurements per route:
 //! - criterion groups: server CPU per request (`iter_custom` over the server thread's
 //!   CPU clock) and wall-clock latency per request;
 //! - a summary printed at the end, measured interleaved (each round runs every route back
 //!   to back, in a rotating order, so drift hits all alike): the CPU each route adds over
-//!   the open one, and the guards' as a ratio to the raw check's.
+//!   the open one, and the guards' as a ratio to the raw check's, both as a ratio of the
+//!   medians and as the median of each round's own ratio (which cancels drift between
+//!   rounds).
+//!
+//! `HTTP_BENCH_SUMMARY_ONLY=1` skips the criterion groups and prints only the summary.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,7 +32,7 @@ use std::time::{Duration, Instant};
 use auth0_api::internals::CompactJws;
 use auth0_api::jose::jwk::JwkSet;
 use auth0_api::jose::verify::CryptoProvider;
-use auth0_api::{DomainPolicy, Limits, VerifierConfig};
+use auth0_api::{DomainPolicy, Limits, RequestContext, VerifierConfig};
 use auth0_api_driver::ClientOptions;
 use auth0_api_mock_tenant::{DEFAULT_AUDIENCE, MockTenant, TenantOptions, TokenSpec};
 use auth0_api_tower::{Authenticated, ProtectLayer};
@@ -43,15 +51,19 @@ struct Manual {
 
 impl Manual {
     fn check(&self, headers: &HeaderMap) -> Result<String, StatusCode> {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let token = bearer(headers).ok_or(StatusCode::UNAUTHORIZED)?;
         let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation)
             .map_err(|_| StatusCode::UNAUTHORIZED)?;
         Ok(data.claims["sub"].as_str().unwrap_or_default().to_owned())
     }
+}
+
+/// The token of an `Authorization: Bearer` header, read by hand.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 /// The CPU time of one thread of this process, from `/proc` (Linux; nanoseconds).
@@ -78,11 +90,12 @@ impl ThreadCpu {
     }
 }
 
-const ROUTES: [(&str, &str); 4] = [
+const ROUTES: [(&str, &str); 5] = [
     ("unprotected", "/open"),
     ("raw_signature_check", "/raw"),
     ("protected_by_layer", "/protected"),
     ("jsonwebtoken_by_hand", "/manual"),
+    ("verification_in_handler", "/verify"),
 ];
 
 /// Runs the groups and prints the summary for `provider` (named `name`). The caller has
@@ -140,6 +153,7 @@ pub(crate) fn run(c: &mut Criterion, name: &str, provider: &'static dyn CryptoPr
             .is_ok()
     };
 
+    let client = Arc::clone(layer.client());
     let protected = Router::new()
         .route(
             "/protected",
@@ -165,6 +179,21 @@ pub(crate) fn run(c: &mut Criterion, name: &str, provider: &'static dyn CryptoPr
             get(move |headers: HeaderMap| {
                 let manual = Arc::clone(&manual);
                 async move { manual.check(&headers) }
+            }),
+        )
+        .route(
+            "/verify",
+            get(move |headers: HeaderMap| {
+                let client = Arc::clone(&client);
+                async move {
+                    let token = bearer(&headers).ok_or(StatusCode::UNAUTHORIZED)?;
+                    let claims = client
+                        .verify_async(token, &RequestContext::default())
+                        .await
+                        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+                    let sub = claims.sub().ok().flatten().unwrap_or_default();
+                    Ok::<_, StatusCode>(sub.to_owned())
+                }
             }),
         )
         .merge(protected);
@@ -203,6 +232,11 @@ pub(crate) fn run(c: &mut Criterion, name: &str, provider: &'static dyn CryptoPr
         assert_eq!(&get(path)[..], b"auth0|mock-user");
     }
 
+    let summary_only = std::env::var_os("HTTP_BENCH_SUMMARY_ONLY").is_some();
+    if let (true, Some(cpu)) = (summary_only, &server_cpu) {
+        summary(name, cpu, &get, &raw);
+        return;
+    }
     let mut latency = c.benchmark_group(format!("rs256_{name}_latency"));
     latency.measurement_time(Duration::from_secs(4));
     for (route, path) in ROUTES {
@@ -234,7 +268,7 @@ pub(crate) fn run(c: &mut Criterion, name: &str, provider: &'static dyn CryptoPr
 
 /// Requests per round and route in the summary.
 const BATCH: u32 = 200;
-const ROUNDS: usize = 25;
+const ROUNDS: usize = 201;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -270,23 +304,33 @@ fn summary(
         }
         loop_us.push(per_call(start.elapsed()));
     }
+    // Each round's ratio, against that round's open and raw routes.
+    let paired: Vec<f64> = (0..ROUTES.len())
+        .map(|r| {
+            let mut ratios: Vec<f64> = (0..ROUNDS)
+                .map(|k| (cpu_us[r][k] - cpu_us[0][k]) / (cpu_us[1][k] - cpu_us[0][k]))
+                .collect();
+            median(&mut ratios)
+        })
+        .collect();
     let cpu: Vec<f64> = cpu_us.iter_mut().map(|v| median(v)).collect();
     let wall: Vec<f64> = wall_us.iter_mut().map(|v| median(v)).collect();
     let added: Vec<f64> = cpu.iter().map(|c| c - cpu[0]).collect();
     let raw_added = added[1];
     println!("\nRS256 on {name}: server CPU per request, median of {ROUNDS} interleaved rounds");
     println!(
-        "{:<22} {:>10} {:>10} {:>12} {:>14}",
-        "", "CPU (us)", "req/s", "added (us)", "added / raw"
+        "{:<24} {:>9} {:>8} {:>11} {:>12} {:>13}",
+        "", "CPU (us)", "req/s", "added (us)", "added / raw", "paired ratio"
     );
     for (i, (route, _)) in ROUTES.iter().enumerate() {
         println!(
-            "{:<22} {:>10.2} {:>10.0} {:>12.2} {:>14.2}",
+            "{:<24} {:>9.2} {:>8.0} {:>11.2} {:>12.2} {:>13.3}",
             route,
             cpu[i],
             1e6 / wall[i],
             added[i],
-            added[i] / raw_added
+            added[i] / raw_added,
+            paired[i]
         );
     }
     println!(
