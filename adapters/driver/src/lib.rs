@@ -602,8 +602,14 @@ impl<T> Client<T> {
             Ok(Started::NeedDomains(_)) => return None,
             Err(error) => return Some(Err(error)),
         };
-        let result = self.driver.shared.warm(&mut flow)?;
-        trace::Verification::start(&flow).finish(true, &result);
+        self.cached(&mut flow)
+    }
+
+    /// The warm path of a started verification, traced as a cache hit: `None` when the
+    /// caches cannot answer alone.
+    fn cached(&self, flow: &mut VerifyAccessToken<'_>) -> Option<Result<Claims, VerifyError>> {
+        let result = self.driver.shared.warm(flow)?;
+        trace::Verification::start(flow).finish(true, &result);
         Some(result)
     }
 }
@@ -615,12 +621,12 @@ impl<T: Transport> Client<T> {
     /// The [`VerifyError`] to answer the client with.
     pub fn verify(&self, token: &str, ctx: &RequestContext<'_>) -> Result<Claims, VerifyError> {
         let mut flow = self.verifier.verify_access_token(token, ctx)?;
+        if let Some(result) = self.cached(&mut flow) {
+            return result;
+        }
         let trace = trace::Verification::start(&flow);
-        let (result, hit) = match self.driver.shared.warm(&mut flow) {
-            Some(result) => (result, true),
-            None => (trace.in_scope(|| self.driver.drive(&mut flow)), false),
-        };
-        trace.finish(hit, &result);
+        let result = trace.in_scope(|| self.driver.drive(&mut flow));
+        trace.finish(false, &result);
         result
     }
 }
@@ -667,12 +673,12 @@ impl<T: AsyncTransport> Client<T> {
     }
 
     async fn finish(&self, mut flow: VerifyAccessToken<'_>) -> Result<Claims, VerifyError> {
+        if let Some(result) = self.cached(&mut flow) {
+            return result;
+        }
         let trace = trace::Verification::start(&flow);
-        let (result, hit) = match self.driver.shared.warm(&mut flow) {
-            Some(result) => (result, true),
-            None => (trace.run(self.driver.drive_async(&mut flow)).await, false),
-        };
-        trace.finish(hit, &result);
+        let result = trace.run(self.driver.drive_async(&mut flow)).await;
+        trace.finish(false, &result);
         result
     }
 }
