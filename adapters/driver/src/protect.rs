@@ -755,7 +755,7 @@ impl ProtectOptions {
         let headers = credentials.header_pairs();
         let ctx = credentials.context_with(&headers);
         let claims = client.verify_async(&credentials.token, &ctx).await;
-        self.authorize(client.verifier(), claims, credentials.scheme)
+        self.with_policy(client.verifier(), claims, credentials.scheme)
     }
 
     /// [`verify`](Self::verify) from the caches alone ([`Client::verify_cached`]): `None`
@@ -768,23 +768,24 @@ impl ProtectOptions {
         let headers = credentials.header_pairs();
         let ctx = credentials.context_with(&headers);
         let claims = client.verify_cached(&credentials.token, &ctx)?;
-        Some(self.authorize(client.verifier(), claims, credentials.scheme))
+        Some(self.with_policy(client.verifier(), claims, credentials.scheme))
     }
 
-    /// The route's policy, on a verification's outcome.
-    fn authorize(
+    /// A verification's outcome, with the route's policy checked on verified claims.
+    fn with_policy(
         &self,
         verifier: &Verifier,
         claims: Result<Claims, VerifyError>,
         scheme: AuthScheme,
     ) -> Result<Verified, ProtectError> {
-        let claims = claims.map_err(ProtectError::Rejected)?;
+        let verified = Verified {
+            claims: claims.map_err(ProtectError::Rejected)?,
+            scheme,
+        };
         if let Some(policy) = &self.policy {
-            verifier
-                .authorize(&claims, policy, scheme)
-                .map_err(ProtectError::Rejected)?;
+            authorize(verifier, Some(&verified), policy)?;
         }
-        Ok(Verified { claims, scheme })
+        Ok(verified)
     }
 }
 
