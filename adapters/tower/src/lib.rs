@@ -65,7 +65,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth0_api::Verifier;
-use auth0_api_driver::protect::Credentials;
 use auth0_api_driver::{AsyncTransport, Client, protect};
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -130,6 +129,15 @@ impl<T: Send + Sync + 'static> ProtectLayer<T> {
         Installed {
             verifier: Arc::clone(&self.client) as Arc<dyn VerifierSource>,
             on_error: self.on_error.clone(),
+        }
+    }
+
+    /// Marks a request this layer passes on, with its claims when it was verified.
+    fn pass<B>(&self, request: &mut Request<B>, verified: Option<Verified>) {
+        let extensions = request.extensions_mut();
+        extensions.insert(self.installed());
+        if let Some(verified) = verified {
+            extensions.insert(verified);
         }
     }
 }
@@ -297,7 +305,7 @@ where
             Ok(Some(credentials)) => credentials,
             Ok(None) => {
                 record(&span, &Outcome::Anonymous);
-                request.extensions_mut().insert(layer.installed());
+                layer.pass(&mut request, None);
                 return ResponseFuture::inner(self.inner.call(request), span);
             }
             Err(error) => {
@@ -310,58 +318,36 @@ where
         match cached {
             Some(Ok(verified)) => {
                 record(&span, &Outcome::Verified);
-                let extensions = request.extensions_mut();
-                extensions.insert(layer.installed());
-                extensions.insert(verified);
+                layer.pass(&mut request, Some(verified));
                 ResponseFuture::inner(self.inner.call(request), span)
             }
             Some(Err(error)) => {
                 record(&span, &Outcome::Refused(&error));
                 ResponseFuture::ready(respond(&error, layer.on_error.as_ref()))
             }
-            None => self.wait_and_call(request, credentials, span),
-        }
-    }
-}
-
-impl<S, T> Protect<S, T> {
-    /// The verification that needs a fetch (or a wait, or a replay check): a boxed future
-    /// that verifies, then calls the inner service.
-    fn wait_and_call<ReqBody, ResBody>(
-        &mut self,
-        mut request: Request<ReqBody>,
-        credentials: Credentials,
-        span: RequestSpan,
-    ) -> ResponseFuture<S::Future, ResBody, S::Error>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Error: Send + 'static,
-        T: AsyncTransport + 'static,
-        ReqBody: Send + 'static,
-        ResBody: From<String> + Send + 'static,
-    {
-        // The clone is left behind; the service that was polled ready handles this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
-        let outcome_span = span.clone();
-        let future = async move {
-            match layer.options.verify(&layer.client, &credentials).await {
-                Ok(verified) => {
-                    record(&outcome_span, &Outcome::Verified);
-                    let extensions = request.extensions_mut();
-                    extensions.insert(layer.installed());
-                    extensions.insert(verified);
-                    inner.call(request).await
-                }
-                Err(error) => {
-                    record(&outcome_span, &Outcome::Refused(&error));
-                    Ok(respond(&error, layer.on_error.as_ref()))
-                }
+            // A fetch, a wait or a replay check: a boxed future verifies, then calls the
+            // service that was polled ready (its clone is left behind).
+            None => {
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let layer = self.layer.clone();
+                let outcome_span = span.clone();
+                let future = async move {
+                    match layer.options.verify(&layer.client, &credentials).await {
+                        Ok(verified) => {
+                            record(&outcome_span, &Outcome::Verified);
+                            layer.pass(&mut request, Some(verified));
+                            inner.call(request).await
+                        }
+                        Err(error) => {
+                            record(&outcome_span, &Outcome::Refused(&error));
+                            Ok(respond(&error, layer.on_error.as_ref()))
+                        }
+                    }
+                };
+                ResponseFuture::waiting(instrument(future, span))
             }
-        };
-        ResponseFuture::waiting(instrument(future, span))
+        }
     }
 }
 
