@@ -11,9 +11,10 @@ use actix_web::{Error, HttpMessage as _, HttpResponse};
 use auth0_api::Policy;
 use auth0_api_driver::protect::{self, Verified};
 
+use crate::future::ResponseFuture;
 use crate::middleware::Installed;
 use crate::response;
-use crate::trace::{LocalBoxFuture, RequestSpan};
+use crate::trace::RequestSpan;
 
 /// Middleware that lets a request through only when its verified claims satisfy a
 /// [`Policy`]; else 403 `insufficient_scope` (RFC 6750 section 3.1), with the required
@@ -87,19 +88,16 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = ResponseFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         match self.refusal(&request) {
-            None => {
-                let response = self.service.call(request);
-                Box::pin(async move { Ok(response.await?.map_into_left_body()) })
-            }
+            // The status is recorded by `Protect`, whose span covers this service.
+            None => ResponseFuture::inner(self.service.call(request), RequestSpan::none()),
             Some(refusal) => {
-                let response = request.into_response(refusal).map_into_right_body();
-                Box::pin(ready(Ok(response)))
+                ResponseFuture::ready(request.into_response(refusal).map_into_right_body())
             }
         }
     }

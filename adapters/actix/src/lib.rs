@@ -79,12 +79,14 @@
 
 mod authorize;
 mod extract;
+mod future;
 mod middleware;
 mod response;
 mod trace;
 
 pub use authorize::{Authorize, AuthorizeMiddleware};
 pub use extract::Authenticated;
+pub use future::ResponseFuture;
 pub use middleware::{Protect, ProtectMiddleware};
 
 pub use auth0_api::{AuthScheme, Claims, Policy, VerifierConfig, VerifyError};

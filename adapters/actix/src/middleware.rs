@@ -5,6 +5,7 @@ use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::future::ResponseFuture;
 use crate::response;
 use crate::trace::{LocalBoxFuture, RequestSpan};
 use actix_web::body::EitherBody;
@@ -28,6 +29,12 @@ trait Backend: Send + Sync {
         options: &'a ProtectOptions,
         credentials: &'a Credentials,
     ) -> LocalBoxFuture<'a, Result<Verified, ProtectError>>;
+
+    fn verify_cached(
+        &self,
+        options: &ProtectOptions,
+        credentials: &Credentials,
+    ) -> Option<Result<Verified, ProtectError>>;
 }
 
 impl<T: AsyncTransport + 'static> Backend for Client<T> {
@@ -41,6 +48,14 @@ impl<T: AsyncTransport + 'static> Backend for Client<T> {
         credentials: &'a Credentials,
     ) -> LocalBoxFuture<'a, Result<Verified, ProtectError>> {
         Box::pin(options.verify(self, credentials))
+    }
+
+    fn verify_cached(
+        &self,
+        options: &ProtectOptions,
+        credentials: &Credentials,
+    ) -> Option<Result<Verified, ProtectError>> {
+        options.verify_cached(self, credentials)
     }
 }
 
@@ -222,38 +237,72 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = ResponseFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let shared = Rc::clone(&self.shared);
         let span = RequestSpan::start(request.method().as_str());
-        span.clone().run(async move {
-            let outcome = shared.authenticate(&request).await;
-            span.record_outcome(&outcome);
-            match outcome {
-                Ok(verified) => {
-                    {
-                        let mut extensions = request.extensions_mut();
-                        extensions.insert(Installed(Rc::clone(&shared)));
-                        if let Some(verified) = verified {
-                            extensions.insert(verified);
-                        }
-                        span.attach(&mut extensions);
+        let shared = &self.shared;
+        let outcome = match shared.prepare(&request) {
+            Ok(Some(credentials)) => {
+                // Most requests are answered here, from the caches, without a future of
+                // our own.
+                let cached =
+                    span.in_scope(|| shared.backend.verify_cached(&shared.options, &credentials));
+                match cached {
+                    Some(outcome) => outcome.map(Some),
+                    // A fetch, a wait or a replay check: a boxed future verifies, then
+                    // answers as below. Dropping it abandons the wait.
+                    None => {
+                        let service = Rc::clone(&self.service);
+                        let shared = Rc::clone(shared);
+                        let inner = span.clone();
+                        return ResponseFuture::waiting(span.boxed(async move {
+                            let outcome = shared.backend.verify(&shared.options, &credentials);
+                            let outcome = outcome.await.map(Some);
+                            answer(&service, &shared, request, outcome, inner).await
+                        }));
                     }
-                    let response = service.call(request).await?;
-                    span.record_status(response.status().as_u16());
-                    Ok(response.map_into_left_body())
-                }
-                Err(error) => {
-                    let answer = shared.refuse(&error, request.request());
-                    span.record_status(answer.status().as_u16());
-                    Ok(request.into_response(answer).map_into_right_body())
                 }
             }
-        })
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        answer(&self.service, shared, request, outcome, span)
+    }
+}
+
+/// The answer to a request whose verification is over: the wrapped service's, with the
+/// claims in the request extensions, or the refusal.
+fn answer<S, B>(
+    service: &S,
+    shared: &Rc<Shared>,
+    request: ServiceRequest,
+    outcome: Result<Option<Verified>, ProtectError>,
+    span: RequestSpan,
+) -> ResponseFuture<S::Future, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    span.record_outcome(&outcome);
+    match outcome {
+        Ok(verified) => {
+            {
+                let mut extensions = request.extensions_mut();
+                extensions.insert(Installed(Rc::clone(shared)));
+                if let Some(verified) = verified {
+                    extensions.insert(verified);
+                }
+                span.attach(&mut extensions);
+            }
+            ResponseFuture::inner(span.in_scope(|| service.call(request)), span)
+        }
+        Err(error) => {
+            let refusal = shared.refuse(&error, request.request());
+            span.record_status(refusal.status().as_u16());
+            ResponseFuture::ready(request.into_response(refusal).map_into_right_body())
+        }
     }
 }
 
@@ -270,12 +319,9 @@ pub(crate) struct Shared {
 pub(crate) struct Installed(pub(crate) Rc<Shared>);
 
 impl Shared {
-    /// The verified claims of `request`, `None` for an anonymous request when credentials
-    /// are optional.
-    async fn authenticate(
-        &self,
-        request: &ServiceRequest,
-    ) -> Result<Option<Verified>, ProtectError> {
+    /// The credentials of `request`, `None` for an anonymous request when credentials are
+    /// optional.
+    fn prepare(&self, request: &ServiceRequest) -> Result<Option<Credentials>, ProtectError> {
         // The target as received: `/path?query` (origin form). Plain strings and bytes
         // cross to the driver: actix-web speaks `http` 0.2, the workspace `http` 1.
         let target = request
@@ -286,15 +332,9 @@ impl Shared {
             .headers()
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes()));
-        let verifier = self.backend.verifier();
         let method = request.method().as_str();
-        let Some(credentials) = self.options.prepare(verifier, method, target, headers)? else {
-            return Ok(None);
-        };
-        self.backend
-            .verify(&self.options, &credentials)
-            .await
-            .map(Some)
+        self.options
+            .prepare(self.backend.verifier(), method, target, headers)
     }
 
     pub(crate) fn verifier(&self) -> &Verifier {

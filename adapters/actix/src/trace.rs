@@ -39,12 +39,39 @@ impl RequestSpan {
         }
     }
 
-    /// Runs the whole request (verification, then the wrapped service) inside the span, so
-    /// that the driver's verification span nests in it.
-    pub(crate) fn run<F: Future + 'static>(self, future: F) -> LocalBoxFuture<'static, F::Output> {
+    /// The span of a request that was not verified here (a route guard's): records nothing.
+    pub(crate) fn none() -> Self {
+        Self {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
+    /// Runs `f` inside the span, so that the driver's verification span nests in it.
+    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
         {
-            Box::pin(tracing::Instrument::instrument(future, self.span))
+            self.span.in_scope(f)
+        }
+        #[cfg(not(feature = "tracing"))]
+        f()
+    }
+
+    /// `future`, run inside the span.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn instrument<F>(&self, future: F) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.span.clone())
+    }
+
+    /// Boxes `future`, run inside the span (a verification waiting for a fetch, then the
+    /// wrapped service).
+    pub(crate) fn boxed<F: Future + 'static>(
+        &self,
+        future: F,
+    ) -> LocalBoxFuture<'static, F::Output> {
+        #[cfg(feature = "tracing")]
+        {
+            Box::pin(self.instrument(future))
         }
         #[cfg(not(feature = "tracing"))]
         Box::pin(future)
