@@ -96,13 +96,6 @@ where
 
 impl<F, B> fmt::Debug for ResponseFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Inner { .. } => "inner",
-            State::Ready { .. } => "ready",
-            State::Waiting { .. } => "waiting",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
