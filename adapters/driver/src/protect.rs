@@ -8,7 +8,9 @@
 //!    and returns the [`Credentials`] to verify: the token and its scheme (SPEC section 5,
 //!    through the core's [`extract_token`]), the `DPoP` proof, the method and the full
 //!    request URL for the proof's `htu`. The URL's scheme and authority come from the
-//!    configured [`UrlSource`].
+//!    configured [`UrlSource`]. The token is looked for in the `Authorization` header and
+//!    the `access_token` query parameter only: the body is never read, so a token sent
+//!    only as a form field (RFC 6750 section 2.2) is not found.
 //! 2. [`ProtectOptions::verify`] verifies them with a [`Client`] and checks the route's
 //!    [`Policy`], giving the [`Verified`] claims and scheme.
 //! 3. On failure, [`ErrorResponse::from`] a [`ProtectError`] gives the status, every

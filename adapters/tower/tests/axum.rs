@@ -220,6 +220,19 @@ async fn bearer_token_gets_the_claims_and_errors_follow_spec() {
         (400, Some("invalid_request"))
     );
 
+    // The body is never read: a token only in a form field is not found (401, no error
+    // code), as documented.
+    let form = http
+        .get(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("access_token={token}"));
+    let (status, challenges, _) = call(form).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenges,
+        [r#"Bearer realm="api""#, r#"DPoP algs="ES256""#]
+    );
+
     // A token for another audience: 401.
     let other = mint(&t, TokenSpec::new("https://other.example/"));
     assert_eq!(call(http.get(&url).bearer_auth(&other)).await.0, 401);
