@@ -47,7 +47,7 @@
 //!
 //! # Features
 //! - `reqwest` (default): [`ProtectLayer::reqwest`], the layer over the reqwest transport.
-//! - `axum`: the [`Authenticated`] extractor (also `Authenticated<T>` and
+//! - `axum`: the `Authenticated` extractor (also `Authenticated<T>` and
 //!   `Option<Authenticated>`).
 //! - `tracing`: a span `auth0_api_tower.authenticate` per request, with the method, the
 //!   outcome, the status and the error code, never a token, proof or claim value.
