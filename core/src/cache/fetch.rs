@@ -242,7 +242,7 @@ impl KeyFetch {
         now: UnixTime,
     ) -> Result<Fetched, FetchError> {
         match core::mem::replace(&mut self.state, State::Closed) {
-            State::ExpectDiscovery { .. } => {
+            State::ExpectDiscovery { since } => {
                 let parsed = match outcome {
                     Ok(response) => discovery::parse_discovery(issuer, response).map_err(Some),
                     Err(_) => Err(None),
@@ -250,11 +250,11 @@ impl KeyFetch {
                 match parsed {
                     Ok(doc) => {
                         let fetched = self.use_document(&doc);
-                        caches.finish_discovery(issuer, Some(doc), now);
+                        caches.finish_discovery(issuer, Some(doc), since, now);
                         Ok(fetched)
                     }
                     Err(e) => {
-                        caches.finish_discovery(issuer, None, now);
+                        caches.finish_discovery(issuer, None, since, now);
                         // The tenant is down: a stale document still names the key set.
                         match caches.usable_discovery(issuer, now) {
                             Some(doc) => Ok(self.use_document(doc)),
@@ -263,12 +263,12 @@ impl KeyFetch {
                     }
                 }
             }
-            State::ExpectJwks { jwks_uri, .. } => {
+            State::ExpectJwks { jwks_uri, since } => {
                 let (provider, limits) = keys;
                 let keep_body = !caches.policy().ttl.is_zero();
                 match parse_key_set(outcome, provider, limits, keep_body) {
                     Ok(set) => {
-                        let local = caches.finish_jwks(&jwks_uri, Some(set), now);
+                        let local = caches.finish_jwks(&jwks_uri, Some(set), since, now);
                         self.state = State::Keys {
                             jwks_uri,
                             local,
@@ -278,7 +278,7 @@ impl KeyFetch {
                         Ok(Fetched::KeySet)
                     }
                     Err(e) => {
-                        caches.finish_jwks(&jwks_uri, None, now);
+                        caches.finish_jwks(&jwks_uri, None, since, now);
                         // The tenant is down: a stale set may still hold the key.
                         if caches.has_usable_jwks(&jwks_uri, now) {
                             self.state = State::Keys {

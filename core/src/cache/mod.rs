@@ -418,14 +418,19 @@ impl Caches {
         begin(&mut self.discovery, &self.policy, issuer, now)
     }
 
-    /// Records the outcome of a discovery fetch (`None` for a failure).
+    /// Records the outcome of the discovery fetch whose mark was set at `since` (`None` for
+    /// a failure). An outcome whose mark is gone (superseded, see [`finish_jwks`]) is not
+    /// recorded.
+    ///
+    /// [`finish_jwks`]: Self::finish_jwks
     pub(crate) fn finish_discovery(
         &mut self,
         issuer: &str,
         doc: Option<DiscoveryDocument>,
+        since: UnixTime,
         now: UnixTime,
     ) {
-        finish(&mut self.discovery, &self.policy, issuer, doc, now);
+        finish(&mut self.discovery, &self.policy, issuer, doc, since, now);
     }
 
     /// Marks the JWK Set at `jwks_uri` as being fetched. `false` when the cache is full of
@@ -436,18 +441,24 @@ impl Caches {
         begin(&mut self.jwks, &self.policy, jwks_uri, now)
     }
 
-    /// Records the outcome of a JWKS fetch (`None` for a failure). A failure keeps the keys
-    /// already cached: they stay usable until their TTL runs out, then stale for
-    /// [`CachePolicy::max_stale`] more. With TTL 0, or when the
-    /// cache has no room, nothing is stored and the keys are handed back for the caller's
-    /// own use.
+    /// Records the outcome of the JWKS fetch whose mark was set at `since` (`None` for a
+    /// failure). A failure keeps the keys already cached: they stay usable until their TTL
+    /// runs out, then stale for [`CachePolicy::max_stale`] more.
+    ///
+    /// A fetch is superseded when its mark is no longer the entry's: it outlived
+    /// [`CachePolicy::fetch_timeout`] and another fetch took over, or that one already
+    /// finished. Its outcome is then neither stored nor counted as a failure, and the newer
+    /// mark stays: a late answer to an old request must not overwrite a newer one or end
+    /// a fetch still in flight. With TTL 0, when the cache has no room, or when the fetch
+    /// was superseded, the keys are handed back for the caller's own use.
     pub(crate) fn finish_jwks(
         &mut self,
         jwks_uri: &str,
         keys: Option<JwkSet>,
+        since: UnixTime,
         now: UnixTime,
     ) -> Option<JwkSet> {
-        finish(&mut self.jwks, &self.policy, jwks_uri, keys, now)
+        finish(&mut self.jwks, &self.policy, jwks_uri, keys, since, now)
     }
 }
 
@@ -584,15 +595,15 @@ fn finish<T>(
     policy: &CachePolicy,
     key: &str,
     value: Option<T>,
+    since: UnixTime,
     now: UnixTime,
 ) -> Option<T> {
-    if lru.get(key).is_none() {
-        let _ = lru.insert_evicting(String::from(key), Entry::default(), |e| {
-            e.evictable(policy, now)
-        });
-    }
-    let Some(entry) = lru.get_mut(key) else {
-        // No room: nothing is remembered, the value goes back to the caller.
+    // `begin` made the entry and its mark; an entry without that mark was evicted after the
+    // mark timed out, or taken over by a later fetch: the value goes back to the caller.
+    let Some(entry) = lru
+        .get_mut(key)
+        .filter(|entry| entry.fetching_since == Some(since))
+    else {
         return value;
     };
     entry.fetching_since = None;
@@ -632,7 +643,7 @@ mod tests {
             caches.discovery_step(ISSUER, t(0)),
             DiscoveryStep::Wait(_)
         ));
-        caches.finish_discovery(ISSUER, None, t(1));
+        caches.finish_discovery(ISSUER, None, t(0), t(1));
         for s in 1..30 {
             assert!(matches!(
                 caches.discovery_step(ISSUER, t(s)),
@@ -662,7 +673,7 @@ mod tests {
             caches.discovery_step(a, t(0)),
             DiscoveryStep::Fetch(_)
         ));
-        caches.finish_discovery(a, None, t(0));
+        caches.finish_discovery(a, None, t(0), t(0));
         // `b` is in flight and never answered.
         assert!(matches!(
             caches.discovery_step(b, t(1)),

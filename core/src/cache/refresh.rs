@@ -171,10 +171,10 @@ impl Refresh<'_> {
     /// Takes the outcome of the request and records it in the caches (which clears the
     /// in-flight mark); the next [`poll`](Self::poll) reports it.
     pub fn handle_response(&mut self, caches: &mut Caches, outcome: HttpOutcome, now: UnixTime) {
-        if !matches!(self.state, State::Expect { .. }) {
+        let State::Expect { since } = self.state else {
             self.state = State::Finished(Some(Err(RefreshError::Misuse)));
             return;
-        }
+        };
         let result = match &self.key {
             FetchKey::Discovery(issuer) => {
                 let parsed = match &outcome {
@@ -183,11 +183,11 @@ impl Refresh<'_> {
                 };
                 match parsed {
                     Ok(doc) => {
-                        caches.finish_discovery(issuer, Some(doc), now);
+                        caches.finish_discovery(issuer, Some(doc), since, now);
                         Ok(Refreshed::Updated)
                     }
                     Err(e) => {
-                        caches.finish_discovery(issuer, None, now);
+                        caches.finish_discovery(issuer, None, since, now);
                         Err(RefreshError::Discovery(e))
                     }
                 }
@@ -197,11 +197,11 @@ impl Refresh<'_> {
                 let keep_body = !caches.policy.ttl.is_zero();
                 match parse_key_set(&outcome, verifier.provider, &verifier.key_limits, keep_body) {
                     Ok(set) => {
-                        caches.finish_jwks(uri, Some(set), now);
+                        caches.finish_jwks(uri, Some(set), since, now);
                         Ok(Refreshed::Updated)
                     }
                     Err(e) => {
-                        caches.finish_jwks(uri, None, now);
+                        caches.finish_jwks(uri, None, since, now);
                         Err(match e {
                             FetchError::InvalidJwks(e) => RefreshError::InvalidJwks(e),
                             FetchError::Jwks(e) => RefreshError::Jwks(e),

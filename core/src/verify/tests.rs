@@ -1733,6 +1733,98 @@ fn a_late_abandon_leaves_a_newer_mark_alone() {
     ));
 }
 
+/// SECURITY T-53: a fetch that outlived `fetch_timeout` and was taken over is superseded.
+/// Its late answer serves its own verification only: it neither ends the newer fetch's
+/// in-flight mark (waiters keep waiting for the newer answer) nor overwrites what the newer
+/// fetch stored, and a late failure is not recorded as one.
+#[test]
+fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
+    let v = verifier(CachePolicy::default());
+    let ctx = RequestContext::default();
+    let t0 = UnixTime::from_secs(NOW);
+    let later = UnixTime::from_secs(NOW + 31);
+    let old_set = || Ok(HttpResponse::json(jwks_body(&[(1, "k1")])));
+    let new_set = || Ok(HttpResponse::json(jwks_body(&[(1, "k1"), (2, "k2")])));
+    // Brings a new flow for `t` to its JWK Set request at `now`.
+    fn to_jwks<'a>(
+        v: &'a Verifier,
+        caches: &mut Caches,
+        t: &'a str,
+        now: UnixTime,
+    ) -> super::VerifyAccessToken<'a> {
+        let mut flow = v
+            .verify_access_token(t, &RequestContext::default())
+            .unwrap();
+        loop {
+            match flow.poll(caches, now) {
+                Ok(Action::NeedHttp(req)) if req.url == JWKS => return flow,
+                Ok(Action::NeedHttp(req)) => {
+                    assert_eq!(req.url, DISCOVERY);
+                    flow.handle_response(caches, Ok(HttpResponse::json(discovery_body())), now);
+                }
+                other => panic!("expected a request, got {other:?}"),
+            }
+        }
+    }
+    let k1 = token("k1");
+    let k2 = sign(2, json!({"alg":"ES256","kid":"k2","typ":"at+jwt"}), &claims());
+
+    // The late answer comes while the newer fetch is in flight: the mark stays.
+    let mut caches = v.new_caches();
+    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
+    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    slow.handle_response(&mut caches, old_set(), later);
+    assert!(matches!(slow.poll(&mut caches, later), Ok(Action::Done(_))));
+    let mut waiter = v.verify_access_token(&k2, &ctx).unwrap();
+    assert!(matches!(
+        waiter.poll(&mut caches, later),
+        Ok(Action::Wait(FetchKey::Jwks(_)))
+    ));
+    takeover.handle_response(&mut caches, new_set(), later);
+    assert!(matches!(
+        takeover.poll(&mut caches, later),
+        Ok(Action::Done(_))
+    ));
+    assert!(matches!(waiter.poll(&mut caches, later), Ok(Action::Done(_))));
+
+    // The late answer comes after the newer one was stored: the newer set stays.
+    let mut caches = v.new_caches();
+    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
+    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    takeover.handle_response(&mut caches, new_set(), later);
+    assert!(matches!(
+        takeover.poll(&mut caches, later),
+        Ok(Action::Done(_))
+    ));
+    slow.handle_response(&mut caches, old_set(), later);
+    assert!(matches!(slow.poll(&mut caches, later), Ok(Action::Done(_))));
+    let mut warm = v.verify_access_token(&k2, &ctx).unwrap();
+    assert!(
+        matches!(warm.poll(&mut caches, later), Ok(Action::Done(_))),
+        "k2 is served from the newer set, with no request"
+    );
+
+    // A late failure is the slow flow's own: no failure is recorded, the mark stays.
+    let mut caches = v.new_caches();
+    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
+    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    let error = Ok(HttpResponse::new(500, "application/json", b"{}".to_vec()));
+    slow.handle_response(&mut caches, error, later);
+    assert!(slow.poll(&mut caches, later).is_err());
+    assert!(!caches.jwks(JWKS).unwrap().last_failed());
+    let mut waiter = v.verify_access_token(&k1, &ctx).unwrap();
+    assert!(matches!(
+        waiter.poll(&mut caches, later),
+        Ok(Action::Wait(FetchKey::Jwks(_)))
+    ));
+    takeover.handle_response(&mut caches, new_set(), later);
+    assert!(matches!(
+        takeover.poll(&mut caches, later),
+        Ok(Action::Done(_))
+    ));
+    assert!(matches!(waiter.poll(&mut caches, later), Ok(Action::Done(_))));
+}
+
 /// A JWK Set that is fetched but unusable is the same typed cause for every flow.
 #[test]
 fn a_malformed_jwks_is_invalid_jwks() {

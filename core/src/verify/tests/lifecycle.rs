@@ -541,7 +541,7 @@ fn snapshot_entries_are_bounded() {
     assert!(caches.begin_jwks(other, at(1)));
     assert!(
         caches
-            .finish_jwks(other, Some(set.with_source(&body)), at(1))
+            .finish_jwks(other, Some(set.with_source(&body)), at(1), at(1))
             .is_none()
     );
     let snapshot = roomy.snapshot_caches(&caches);
