@@ -6,6 +6,8 @@
 //! - Sign then verify round-trips for every supported algorithm with generated claims, through
 //!   the full path (key set, parse, select, verify); a token with one bit of its signature or
 //!   payload changed never verifies.
+//! - An ES256 signature whose r or s is forced out of [1, n-1], for a random key and message,
+//!   verifies to `InvalidSignature`, never `Ok` and never a panic (T-07).
 //!
 //! Keys are made once per key type (RSA key generation is slow) and shared by the cases; RSA
 //! cases are few (16), each covering all six RSA algorithms.
@@ -16,7 +18,7 @@ use std::sync::OnceLock;
 use auth0_api::Limits;
 use auth0_api::internals::CompactJws;
 use auth0_api::internals::json::{self, DEFAULT_MAX_DEPTH};
-use auth0_api::jose::jwk::JwkSet;
+use auth0_api::jose::jwk::{Jwk, JwkSet};
 use auth0_api::jose::verify::RUST_CRYPTO;
 use auth0_api::jose::{Algorithm, JoseError};
 use base64::Engine as _;
@@ -441,4 +443,64 @@ fn check_key_set(body: &[u8]) -> Result<(), TestCaseError> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// T-07: ES256 signatures with r or s forced out of range
+// ---------------------------------------------------------------------------------------------
+
+/// The order of P-256.
+const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+
+/// 32-octet scalars that are not in [1, n-1]: 0, n, n+1, 2^256-1.
+fn out_of_range_scalar() -> impl Strategy<Value = [u8; 32]> {
+    let n: [u8; 32] = hex::decode(P256_N).unwrap().try_into().unwrap();
+    let mut n_plus_1 = n;
+    n_plus_1[31] += 1; // n ends in 0x51: no carry.
+    prop_oneof![Just([0u8; 32]), Just(n), Just(n_plus_1), Just([0xff; 32])]
+}
+
+/// Which half of the signature to overwrite: r, s or both (both zero is the all-zero
+/// 64-octet "psychic signature").
+#[derive(Clone, Copy, Debug)]
+enum Forced {
+    R,
+    S,
+    Both,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    // T-07
+    #[test]
+    fn t07_es256_with_r_or_s_forced_out_of_range_never_verifies(
+        seed in any::<[u8; 32]>(),
+        message in proptest::collection::vec(any::<u8>(), 0..256),
+        bad in out_of_range_scalar(),
+        forced in prop_oneof![Just(Forced::R), Just(Forced::S), Just(Forced::Both)],
+    ) {
+        // A random key from the seed (the rare digest outside [1, n-1] is not a key).
+        let key = p256::ecdsa::SigningKey::from_slice(&Sha256::digest(seed));
+        prop_assume!(key.is_ok());
+        let key = key.unwrap();
+        let members = ec_members("P-256", key.verifying_key().to_sec1_point(false).as_bytes());
+        let jwk = Jwk::from_members(members.as_object().unwrap(), &RUST_CRYPTO).unwrap();
+
+        let genuine: p256::ecdsa::Signature = key.sign(&message);
+        let genuine = genuine.to_bytes().to_vec();
+        prop_assert_eq!(jwk.verify(Algorithm::ES256, &message, &genuine), Ok(()));
+
+        let mut sig = genuine;
+        if matches!(forced, Forced::R | Forced::Both) {
+            sig[..32].copy_from_slice(&bad);
+        }
+        if matches!(forced, Forced::S | Forced::Both) {
+            sig[32..].copy_from_slice(&bad);
+        }
+        prop_assert_eq!(
+            jwk.verify(Algorithm::ES256, &message, &sig),
+            Err(JoseError::InvalidSignature)
+        );
+    }
 }
