@@ -88,9 +88,18 @@ fn request() -> CustomTokenExchange {
 fn drive<T: ExchangeOutput>(
     flow: &mut ExchangeToken<'_, T>,
     caches: &mut Caches,
+    answer: impl FnMut(&HttpRequest) -> HttpResponse,
+) -> (Result<T, ExchangeError>, Vec<HttpRequest>) {
+    drive_at(flow, caches, UnixTime::from_secs(NOW), answer)
+}
+
+/// [`drive`] at the chosen time `now`.
+fn drive_at<T: ExchangeOutput>(
+    flow: &mut ExchangeToken<'_, T>,
+    caches: &mut Caches,
+    now: UnixTime,
     mut answer: impl FnMut(&HttpRequest) -> HttpResponse,
 ) -> (Result<T, ExchangeError>, Vec<HttpRequest>) {
-    let now = UnixTime::from_secs(NOW);
     let mut log = Vec::new();
     for _ in 0..10 {
         match flow.poll(caches, now) {
@@ -306,6 +315,235 @@ fn id_token_is_validated_with_the_tenant_keys() {
         drive(&mut flow, &mut caches, tenant(Some(forged))).0,
         Err(ExchangeError::Response(ResponseError::IdToken(_)))
     ));
+}
+
+/// A compact JWS of `header` and `claims` whose signature is `sign(signing input)`.
+fn jws(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let signature = sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(signature))
+}
+
+/// HMAC-SHA256 (RFC 2104), written out so the test needs no MAC crate.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().to_vec()
+}
+
+/// Runs a cold then a warm exchange returning `id_token` and checks that both fail with
+/// exactly `expected`; returns the URLs each one requested.
+fn refused_id_token(id_token: &str, expected: &IdTokenError) -> [Vec<String>; 2] {
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    [(); 2].map(|()| {
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let (result, log) = drive(&mut flow, &mut caches, tenant(Some(id_token.into())));
+        match result {
+            Err(ExchangeError::Response(ResponseError::IdToken(e))) => {
+                assert_eq!(&e, expected, "{id_token}");
+            }
+            other => panic!("{id_token}: {other:?}"),
+        }
+        log.into_iter().map(|r| r.url).collect()
+    })
+}
+
+/// T-72: an unsigned ID token (`alg: none`, in any case, with an empty signature) is named
+/// as such, before any key is looked for: no JWKS request is made for it.
+#[test]
+fn unsigned_id_token_is_refused_as_unsecured() {
+    for alg in ["none", "None", "NONE"] {
+        for header in [json!({"alg": alg}), json!({"alg": alg, "kid": "id1"})] {
+            let token = jws(&header, &id_claims(), |_| Vec::new());
+            assert!(token.ends_with('.'), "{token}");
+            let [cold, warm] =
+                refused_id_token(&token, &IdTokenError::Jose(JoseError::UnsecuredAlgorithm));
+            assert_eq!(cold, [DISCOVERY, TOKEN], "{header}");
+            assert_eq!(warm, [TOKEN], "{header}");
+        }
+    }
+}
+
+/// T-72: the algorithm-confusion attack. An `HS256` ID token MACed with the bytes of the
+/// tenant's public key (as SEC1 point, SPKI DER, PEM and the JWK Set text) is refused as
+/// symmetric, and being refused from its header it costs no JWKS request, cold or warm.
+#[test]
+fn hs256_id_token_keyed_with_the_tenant_public_key_is_refused() {
+    use p256::pkcs8::EncodePublicKey as _;
+    // The MAC helper is HMAC-SHA256 indeed (RFC 4231 test case 1).
+    let mac: String = hmac_sha256(&[0x0b; 20], b"Hi There")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        mac,
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    );
+    let verifying = *key().verifying_key();
+    let public = p256::PublicKey::from(&verifying);
+    let keys: Vec<Vec<u8>> = vec![
+        verifying.to_sec1_point(false).as_bytes().to_vec(),
+        public.to_public_key_der().unwrap().as_bytes().to_vec(),
+        public
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap()
+            .into_bytes(),
+        jwks_body(),
+    ];
+    for secret in &keys {
+        for header in [
+            json!({"alg": "HS256", "kid": "id1"}),
+            json!({"alg": "HS256"}),
+            json!({"alg": "hs256", "kid": "id1", "typ": "JWT"}),
+        ] {
+            let token = jws(&header, &id_claims(), |input| hmac_sha256(secret, input));
+            let [cold, warm] =
+                refused_id_token(&token, &IdTokenError::Jose(JoseError::SymmetricAlgorithm));
+            assert_eq!(cold, [DISCOVERY, TOKEN], "{header}");
+            assert_eq!(warm, [TOKEN], "{header}");
+        }
+    }
+}
+
+/// T-72: an ID token well formed and validly signed (ES256) by an attacker's key that
+/// claims the `kid` of the tenant's key fails the signature check with the tenant's key,
+/// also when the header carries the attacker's public key as `jwk` (never trusted). The
+/// key was found, so a bad signature triggers no JWKS refetch.
+#[test]
+fn id_token_signed_by_another_key_with_a_tenant_kid_fails_the_signature() {
+    let attacker = SigningKey::from_slice(&[4; 32]).unwrap();
+    let point = attacker.verifying_key().to_sec1_point(false);
+    let b = point.as_bytes();
+    let attacker_jwk = json!({"kty": "EC", "crv": "P-256", "x": B64.encode(&b[1..33]),
+                              "y": B64.encode(&b[33..65])});
+    for header in [
+        json!({"alg": "ES256", "kid": "id1"}),
+        json!({"alg": "ES256", "kid": "id1", "jwk": attacker_jwk}),
+    ] {
+        let token = jws(&header, &id_claims(), |input| {
+            let sig: Signature = attacker.sign(input);
+            sig.to_bytes().to_vec()
+        });
+        let [cold, warm] =
+            refused_id_token(&token, &IdTokenError::Jose(JoseError::InvalidSignature));
+        assert_eq!(cold, [DISCOVERY, TOKEN, JWKS], "{header}");
+        assert_eq!(warm, [TOKEN], "{header}");
+    }
+    // The same claims signed by the tenant's key pass: the key, not the claims, failed.
+    let genuine = jws(
+        &json!({"alg": "ES256", "kid": "id1"}),
+        &id_claims(),
+        |input| {
+            let sig: Signature = key().sign(input);
+            sig.to_bytes().to_vec()
+        },
+    );
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    drive(&mut flow, &mut caches, tenant(Some(genuine)))
+        .0
+        .unwrap();
+}
+
+/// T-72, SPEC section 6 ("`exp`, `iat`" validated) and section 2 item 7 (`iat` a required
+/// number): an ID token without `iat`, or with an `iat` that is not a number, is refused.
+/// The exchange reports both through `MissingClaim`, with the fixed texts `check_id_token`
+/// maps `ClaimError::Missing` and `ClaimError::InvalidType` to.
+#[test]
+fn id_token_iat_is_a_required_number() {
+    let missing = IdTokenError::MissingClaim("iss, aud, exp or iat");
+    let wrong_type = IdTokenError::MissingClaim("a registered claim of the right type");
+    let cases = [
+        (None, &missing),
+        (Some(json!(null)), &wrong_type),
+        (Some(json!(NOW.to_string())), &wrong_type),
+        (Some(json!("")), &wrong_type),
+        (Some(json!(true)), &wrong_type),
+        (Some(json!([NOW])), &wrong_type),
+        (Some(json!({"t": NOW})), &wrong_type),
+        // Out of range is a wrong value of the right type, reported alike.
+        (Some(json!(-1)), &wrong_type),
+    ];
+    for (iat, expected) in cases {
+        let mut claims = id_claims();
+        match &iat {
+            None => {
+                claims.as_object_mut().unwrap().remove("iat");
+            }
+            Some(v) => claims["iat"] = v.clone(),
+        }
+        let [cold, warm] = refused_id_token(&id_token(claims), expected);
+        assert_eq!(cold, [DISCOVERY, TOKEN, JWKS], "{iat:?}");
+        assert_eq!(warm, [TOKEN], "{iat:?}");
+    }
+    // A fractional `iat` is a number (RFC 7519 section 2) and passes.
+    let mut claims = id_claims();
+    claims["iat"] = json!(1_699_999_999.5);
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+    drive(&mut flow, &mut caches, tenant(Some(id_token(claims))))
+        .0
+        .unwrap();
+}
+
+/// T-72 with SPEC section 2 item 5: an ID token whose `kid` is not in the tenant's JWK Set
+/// is refused as `NoMatchingKey` after at most one JWKS request per flow, and none at all
+/// within the 30 s refetch cooldown of the last fetch, so unknown kids cannot become a
+/// flood of requests.
+#[test]
+fn id_token_with_an_unknown_kid_is_refused_after_at_most_one_refetch() {
+    let unknown = jws(
+        &json!({"alg": "ES256", "kid": "id2"}),
+        &id_claims(),
+        |input| {
+            let sig: Signature = key().sign(input);
+            sig.to_bytes().to_vec()
+        },
+    );
+    let ex = exchanger();
+    let mut caches = Caches::new(CachePolicy::default());
+    let mut attempt = |at: u64| {
+        let mut flow = ex.custom_token_exchange(&request(), RANDOM).unwrap();
+        let (result, log) = drive_at(
+            &mut flow,
+            &mut caches,
+            UnixTime::from_secs(at),
+            tenant(Some(unknown.clone())),
+        );
+        match result {
+            Err(ExchangeError::Response(ResponseError::IdToken(e))) => {
+                assert_eq!(e, IdTokenError::Jose(JoseError::NoMatchingKey), "at {at}");
+            }
+            other => panic!("at {at}: {other:?}"),
+        }
+        log.into_iter().map(|r| r.url).collect::<Vec<_>>()
+    };
+    // Cold: the one fetch of the set is the only one; the kid is not looked for again.
+    assert_eq!(attempt(NOW), [DISCOVERY, TOKEN, JWKS]);
+    // Within the cooldown: no request for the key set at all.
+    assert_eq!(attempt(NOW), [TOKEN]);
+    assert_eq!(attempt(NOW + 29), [TOKEN]);
+    // Cooldown over: exactly one refetch, then the kid is final.
+    assert_eq!(attempt(NOW + 31), [TOKEN, JWKS]);
+    assert_eq!(attempt(NOW + 31), [TOKEN]);
 }
 
 #[test]
