@@ -22,7 +22,8 @@ pub struct DiscoveryDocument {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DocumentError {
-    /// A status other than 2xx (redirects are never followed).
+    /// A status other than 200 OK: another 2xx carries no document, and redirects are
+    /// never followed.
     Status(u16),
     /// The content type is not JSON.
     ContentType,
@@ -66,7 +67,7 @@ pub fn discovery_request(issuer: &str) -> HttpRequest {
 /// # Errors
 /// [`DocumentError::Status`], [`DocumentError::ContentType`] or [`DocumentError::TooLarge`].
 pub fn check_json_response(response: &HttpResponse) -> Result<&[u8], DocumentError> {
-    if !response.is_success() {
+    if response.status != 200 {
         return Err(DocumentError::Status(response.status));
     }
     if response.body.len() > MAX_RESPONSE_BODY {
@@ -243,11 +244,18 @@ mod tests {
 
     #[test]
     fn response_checks() {
-        let r = HttpResponse::new(302, "application/json", "{}");
-        assert_eq!(
-            parse_discovery(ISS, &r).err(),
-            Some(DocumentError::Status(302))
-        );
+        // Only 200 carries the document: other 2xx statuses fail like any other status.
+        let doc =
+            r#"{"issuer":"https://tenant.example/","jwks_uri":"https://tenant.example/jwks"}"#;
+        for status in [201, 203, 204, 206, 302, 304, 404, 500] {
+            let r = HttpResponse::new(status, "application/json", doc);
+            assert_eq!(
+                parse_discovery(ISS, &r).err(),
+                Some(DocumentError::Status(status))
+            );
+        }
+        let r = HttpResponse::new(200, "application/json", doc);
+        assert!(parse_discovery(ISS, &r).is_ok());
         let r = HttpResponse::new(200, "text/html", "<html>");
         assert_eq!(
             parse_discovery(ISS, &r).err(),

@@ -461,16 +461,21 @@ fn t50_jwks_responses_that_are_not_a_key_set_fail_with_their_typed_cause() {
     let json = Some("application/json");
     let fetch_failed = |e| Reason::JwksFetchFailed(Some(e));
     let cases: Vec<(&str, HttpResponse, Reason)> = vec![
-        // 204 is a 2xx status: it fails on its (empty) body, not on the status.
+        // Only 200 answers a JWKS request: any other status is the failed request.
         (
             "204 without content type",
             with_status(204, None, b""),
-            fetch_failed(DocumentError::ContentType),
+            fetch_failed(DocumentError::Status(204)),
         ),
         (
             "204 as json",
             with_status(204, json, b""),
-            Reason::InvalidJwks(JoseError::InvalidKeySet),
+            fetch_failed(DocumentError::Status(204)),
+        ),
+        (
+            "203 with a valid set",
+            with_status(203, json, &valid),
+            fetch_failed(DocumentError::Status(203)),
         ),
         (
             "301 with a valid set",
