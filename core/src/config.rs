@@ -267,7 +267,8 @@ impl VerifierConfig {
     }
 
     /// The accepted algorithms by name. Defaults to `["RS256"]`; duplicates are removed; any
-    /// `HS*`, `none` or unknown name is a configuration error.
+    /// `HS*`, `none` or unknown name is a configuration error. Names are exact JWA names
+    /// (`"ES256"`, not `"es256"` or `" ES256"`).
     pub fn algorithms<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -486,7 +487,7 @@ pub(crate) fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
 pub(crate) fn parse_algorithms<S: AsRef<str>>(names: &[S]) -> Result<Vec<Algorithm>, ConfigError> {
     let mut out = Vec::new();
     for name in names {
-        let alg = Algorithm::from_name(name.as_ref().trim()).map_err(|e| ConfigError::Invalid {
+        let alg = Algorithm::from_name(name.as_ref()).map_err(|e| ConfigError::Invalid {
             option: "algorithms",
             reason: match e {
                 JoseError::SymmetricAlgorithm => "symmetric algorithms are not allowed",

@@ -137,7 +137,7 @@ struct VerifyArgs {
     /// The API identifier the token must carry in `aud` (repeatable: any of them).
     #[arg(long = "audience", required = true)]
     audiences: Vec<String>,
-    /// Accepted algorithms, comma separated.
+    /// Accepted algorithms, comma separated (spaces around a name are ignored).
     #[arg(long, default_value = "RS256", value_delimiter = ',')]
     algorithms: Vec<String>,
     /// A claim the token must carry (repeatable).
@@ -231,7 +231,7 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
     };
     let mut config = VerifierConfig::new()
         .audiences(&args.audiences)
-        .algorithms(&args.algorithms)
+        .algorithms(args.algorithms.iter().map(|name| name.trim()))
         .require_at_jwt(args.require_at_jwt)
         .dpop(dpop);
     config = match args.domains.as_slice() {

@@ -1767,7 +1767,11 @@ fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
         }
     }
     let k1 = token("k1");
-    let k2 = sign(2, json!({"alg":"ES256","kid":"k2","typ":"at+jwt"}), &claims());
+    let k2 = sign(
+        2,
+        json!({"alg":"ES256","kid":"k2","typ":"at+jwt"}),
+        &claims(),
+    );
 
     // The late answer comes while the newer fetch is in flight: the mark stays.
     let mut caches = v.new_caches();
@@ -1785,7 +1789,10 @@ fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
         takeover.poll(&mut caches, later),
         Ok(Action::Done(_))
     ));
-    assert!(matches!(waiter.poll(&mut caches, later), Ok(Action::Done(_))));
+    assert!(matches!(
+        waiter.poll(&mut caches, later),
+        Ok(Action::Done(_))
+    ));
 
     // The late answer comes after the newer one was stored: the newer set stays.
     let mut caches = v.new_caches();
@@ -1822,7 +1829,10 @@ fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
         takeover.poll(&mut caches, later),
         Ok(Action::Done(_))
     ));
-    assert!(matches!(waiter.poll(&mut caches, later), Ok(Action::Done(_))));
+    assert!(matches!(
+        waiter.poll(&mut caches, later),
+        Ok(Action::Done(_))
+    ));
 }
 
 /// A JWK Set that is fetched but unusable is the same typed cause for every flow.
