@@ -4,6 +4,7 @@ use alloc::string::String;
 
 use serde_json::Value;
 
+use crate::domain::{DomainPolicy, Issuer};
 use crate::http::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY};
 use crate::jose::json::{self, DEFAULT_MAX_DEPTH, JsonError};
 
@@ -98,10 +99,21 @@ pub fn parse_discovery(
     if issuer != expected_issuer {
         return Err(DocumentError::IssuerMismatch);
     }
-    let jwks_uri = normalize_https_url(string("jwks_uri")?, "jwks_uri")?;
+    let named = is_dns_named(authority_of(expected_issuer));
+    let url = |value: &str, member| {
+        let url = normalize_https_url(value, member)?;
+        // An issuer with a DNS name only sends its requests to DNS names: a document that
+        // names an address (cloud metadata, a private network) or `localhost` is refused
+        // (SECURITY H-22, T-44). An issuer that is itself one was allowed by its operator.
+        if named && !is_dns_named(authority_of(&url)) {
+            return Err(DocumentError::InvalidUrl(member));
+        }
+        Ok(url)
+    };
+    let jwks_uri = url(string("jwks_uri")?, "jwks_uri")?;
     let token_endpoint = match doc.get("token_endpoint") {
         None => None,
-        Some(Value::String(s)) => Some(normalize_https_url(s, "token_endpoint")?),
+        Some(Value::String(s)) => Some(url(s, "token_endpoint")?),
         Some(_) => return Err(DocumentError::MissingMember("token_endpoint")),
     };
     Ok(DiscoveryDocument {
@@ -130,6 +142,18 @@ pub fn normalize_https_url(url: &str, member: &'static str) -> Result<String, Do
 }
 
 const SCHEME: &str = "https://";
+
+/// The `host[:port]` of an `https` URL that [`check_https_url`] accepted.
+fn authority_of(url: &str) -> &str {
+    let rest = url.get(SCHEME.len()..).unwrap_or("");
+    rest.split(['/', '?']).next().unwrap_or("")
+}
+
+/// Whether `authority` names its host by a DNS name, as an issuer with
+/// [`DomainPolicy::STRICT`] must: not an IP literal in any form, not `localhost`.
+fn is_dns_named(authority: &str) -> bool {
+    Issuer::from_domain_with(authority, &DomainPolicy::STRICT).is_ok()
+}
 
 /// Accepts an absolute `https` URL (the scheme in any case) with a non-empty host, no user info, no fragment, and no
 /// white space, control characters or backslashes.
@@ -214,10 +238,69 @@ mod tests {
                 Json(JsonError::DuplicateMember),
             ),
             (r#"[]"#, Json(JsonError::NotAnObject)),
+            // T-42: the issuer is compared exactly: no default port, no other path.
+            (
+                r#"{"issuer":"https://tenant.example:443/","jwks_uri":"https://t/j"}"#,
+                IssuerMismatch,
+            ),
+            (
+                r#"{"issuer":"https://tenant.example/x/","jwks_uri":"https://t/j"}"#,
+                IssuerMismatch,
+            ),
+            (
+                r#"{"issuer":["https://tenant.example/"],"jwks_uri":"https://t/j"}"#,
+                MissingMember("issuer"),
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(doc(body).as_ref().err(), Some(expected), "{body}");
         }
+    }
+
+    /// SECURITY T-44: a tenant with a DNS name cannot send the verifier's requests to an
+    /// address or to `localhost`, in any spelling a URL parser reads as one; a tenant that is
+    /// itself an address (allowed by its operator's `DomainPolicy`) can.
+    #[test]
+    fn a_named_issuer_cannot_point_at_an_address() {
+        let with = |jwks: &str, token: &str| {
+            let body = alloc::format!(
+                r#"{{"issuer":"{ISS}","jwks_uri":"{jwks}","token_endpoint":"{token}"}}"#
+            );
+            doc(&body).map(|_| ())
+        };
+        let named = "https://keys.example/jwks";
+        let token = "https://tenant.example/oauth/token";
+        for address in [
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.1/jwks",
+            "https://192.168.1.1:8443/jwks",
+            "https://127.0.0.1/jwks",
+            "https://127.1/jwks",
+            "https://2130706433/jwks",
+            "https://0x7f000001/jwks",
+            "https://[::1]/jwks",
+            "https://[fd00::1]/jwks",
+            "https://localhost/jwks",
+            "https://api.localhost/jwks",
+            "https://8.8.8.8/jwks",
+        ] {
+            assert_eq!(
+                with(address, token),
+                Err(DocumentError::InvalidUrl("jwks_uri")),
+                "{address}"
+            );
+            assert_eq!(
+                with(named, address),
+                Err(DocumentError::InvalidUrl("token_endpoint")),
+                "{address}"
+            );
+        }
+        // Another DNS name is not refused: a provider may serve its keys from another host.
+        assert_eq!(with(named, token), Ok(()));
+        // An issuer that is an address may name addresses.
+        let local = "https://127.0.0.1:8443/";
+        let body = r#"{"issuer":"https://127.0.0.1:8443/","jwks_uri":"https://127.0.0.1:8443/jwks","token_endpoint":"https://localhost:8443/token"}"#;
+        assert!(parse_discovery(local, &HttpResponse::json(body)).is_ok());
     }
 
     /// RFC 3986 section 6.2.2.1: scheme and host compare ignoring case, so the discovered
