@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use auth0_api::exchange::{CustomTokenExchange, ExchangeConfig, ExchangeError};
+use auth0_api::exchange::{
+    CustomTokenExchange, ExchangeConfig, ExchangeError, ResponseError, TokenExchanger,
+};
 use auth0_api::jose::JoseError;
 use auth0_api::{
     DomainPolicy, Flow, HttpOutcome, HttpRequest, Reason, RequestContext, TransportError,
@@ -134,6 +136,29 @@ fn token(tenant: &MockTenant) -> String {
         .unwrap()
 }
 
+/// An exchanger for `tenant`'s secret client (`client_secret_post`).
+fn exchanger(tenant: &MockTenant) -> TokenExchanger {
+    let secret = tenant.secret_client();
+    ExchangeConfig::new()
+        .client_id(secret.client_id())
+        .client_secret(secret.secret())
+        .domain(tenant.issuer())
+        .domain_policy(local())
+        .build()
+        .unwrap()
+}
+
+/// A custom token exchange of a legacy token, as the tenant accepts it.
+fn exchange(c: &Adapter, ex: &TokenExchanger, random: u8) -> Result<(), ExchangeError> {
+    let custom = CustomTokenExchange {
+        subject_token: "legacy".into(),
+        subject_token_type: DEFAULT_CUSTOM_TOKEN_TYPE.into(),
+        ..Default::default()
+    };
+    let mut flow = ex.custom_token_exchange(&custom, [random; 16]).unwrap();
+    c.drive(&mut flow).map(|_| ())
+}
+
 /// The transport failure of `outcome`, which must be one.
 fn failure(outcome: HttpOutcome, what: &str) -> TransportError {
     match outcome {
@@ -173,7 +198,8 @@ fn certificate_error(e: &TransportError) -> Option<rustls::CertificateError> {
 /// kind; `Connect` documents "DNS, refused, TLS handshake") with the rustls certificate error
 /// behind it, and the tenant's handler sees zero requests. Cases: no CA configured, so the
 /// public roots (`UnknownIssuer`); another tenant's CA (`BadSignature`); the right CA but a
-/// certificate for another name (`NotValidForName`).
+/// certificate for another name (`NotValidForName`). A token exchange against the same
+/// tenant fails with `ResponseError::Discovery(None)`, before any credential is sent.
 #[test]
 fn untrusted_tenant_certificates_fail_discovery_before_any_request() {
     let other = tenant();
@@ -220,6 +246,12 @@ fn untrusted_tenant_certificates_fail_discovery_before_any_request() {
                 ),
             };
             assert!(expected, "{kind:?}, {case}: {cert:?} from {e:?}");
+            // A token exchange stops at the same handshake, before any credential is sent.
+            let err = exchange(&c, &exchanger(target), 1).unwrap_err();
+            assert!(
+                matches!(err, ExchangeError::Response(ResponseError::Discovery(None))),
+                "{kind:?}, {case}: {err:?}"
+            );
             assert_eq!(target.total_requests(), 0, "{kind:?}, {case}");
         }
         // Control: trusting the tenant's own CA, the same tenant answers.
@@ -292,20 +324,7 @@ fn token_endpoint_redirects_are_not_followed() {
         }
         // Control: without the redirect the same exchange succeeds.
         a.reset_faults();
-        let ex = ExchangeConfig::new()
-            .client_id(secret.client_id())
-            .client_secret(secret.secret())
-            .domain(a.issuer())
-            .domain_policy(local())
-            .build()
-            .unwrap();
-        let custom = CustomTokenExchange {
-            subject_token: "legacy".into(),
-            subject_token_type: DEFAULT_CUSTOM_TOKEN_TYPE.into(),
-            ..Default::default()
-        };
-        c.drive(&mut ex.custom_token_exchange(&custom, [8; 16]).unwrap())
-            .unwrap();
+        exchange(&c, &exchanger(&a), 8).unwrap();
     }
 }
 
@@ -406,7 +425,7 @@ fn gzip_zeros(len: usize) -> Vec<u8> {
 /// `Accept-Encoding`; a JWKS answered with `Content-Encoding: gzip` anyway reaches the core
 /// as the compressed bytes (no decoder to blow up: a 10 MiB zero bomb stays its ~65 KiB
 /// wire size) and is refused as an unusable key set, `InvalidJwks(InvalidKeySet)`, after one
-/// request.
+/// request. A gzipped token response is likewise refused as invalid JSON.
 #[test]
 fn gzip_jwks_is_neither_requested_nor_decompressed() {
     const BOMB_LEN: usize = 10 * 1024 * 1024;
@@ -445,6 +464,31 @@ fn gzip_jwks_is_neither_requested_nor_decompressed() {
             assert_eq!(response.header("content-encoding"), Some("gzip"), "{case}");
             assert_eq!(&response.body, body, "{case}: body decoded");
         }
+        // A token response gzipped anyway is not JSON to the core either.
+        let c = Adapter::new(kind, verifier(&t), ca(&[&t]), Duration::from_secs(10));
+        let ex = exchanger(&t);
+        exchange(&c, &ex, 1).unwrap();
+        let answer = t.last_request(TOKEN).unwrap();
+        assert_eq!(answer.header("accept-encoding"), None, "{kind:?}");
+        let tokens = serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "expires_in": 60,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        });
+        t.respond_with_headers(
+            TOKEN,
+            200,
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            gzip_stored(tokens.to_string().as_bytes()),
+        );
+        let err = exchange(&c, &ex, 2).unwrap_err();
+        assert!(
+            matches!(err, ExchangeError::Response(ResponseError::InvalidJson(_))),
+            "{kind:?}: {err:?}"
+        );
+        assert_eq!(t.request_count(TOKEN), 2, "{kind:?}");
     }
 }
 
@@ -471,21 +515,7 @@ fn a_jwks_body_stalled_past_the_timeout_times_out() {
 
         // The same stall on the token endpoint: the exchange fails with a transport timeout.
         t.stall_body(TOKEN, 5, Duration::from_secs(30));
-        let secret = t.secret_client();
-        let ex = ExchangeConfig::new()
-            .client_id(secret.client_id())
-            .client_secret(secret.secret())
-            .domain(t.issuer())
-            .domain_policy(local())
-            .build()
-            .unwrap();
-        let custom = CustomTokenExchange {
-            subject_token: "legacy".into(),
-            subject_token_type: DEFAULT_CUSTOM_TOKEN_TYPE.into(),
-            ..Default::default()
-        };
-        let mut flow = ex.custom_token_exchange(&custom, [9; 16]).unwrap();
-        match c.drive(&mut flow).unwrap_err() {
+        match exchange(&c, &exchanger(&t), 9).unwrap_err() {
             ExchangeError::Transport(e) => {
                 assert_eq!(e.kind(), TransportErrorKind::Timeout, "{kind:?}: {e:?}");
             }
