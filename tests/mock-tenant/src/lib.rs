@@ -15,8 +15,11 @@
 //!
 //! Tests mint access tokens with [`MockTenant::mint_access_token`], rotate keys, inject
 //! faults per path ([`fail`](MockTenant::fail), [`stall`](MockTenant::stall),
-//! [`huge_body`](MockTenant::huge_body), [`redirect`](MockTenant::redirect),
-//! [`respond`](MockTenant::respond)) and read per-path request counters.
+//! [`stall_body`](MockTenant::stall_body), [`huge_body`](MockTenant::huge_body),
+//! [`redirect`](MockTenant::redirect), [`redirect_with`](MockTenant::redirect_with),
+//! [`respond`](MockTenant::respond), [`respond_with_headers`](MockTenant::respond_with_headers))
+//! and read per-path request counters. [`TenantOptions::tls_names`] chooses the names the
+//! server certificate is issued for (a tenant serving a certificate for another name).
 //! [`RecordingProxy`] is a forward proxy that records the connections it receives.
 //!
 //! ```no_run
@@ -167,6 +170,10 @@ pub struct TenantOptions {
     pub token_lifetime: Duration,
     /// Modulus size of generated RSA keys.
     pub rsa_bits: usize,
+    /// The names (DNS names or IP addresses) the server certificate is issued for; by default
+    /// `localhost` and `127.0.0.1`. Other names make a tenant whose certificate does not
+    /// match the address it is reached at.
+    pub tls_names: Vec<String>,
 }
 
 impl Default for TenantOptions {
@@ -177,6 +184,7 @@ impl Default for TenantOptions {
             default_audience: DEFAULT_AUDIENCE.to_owned(),
             token_lifetime: Duration::from_secs(3600),
             rsa_bits: 2048,
+            tls_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
         }
     }
 }
@@ -385,9 +393,11 @@ pub(crate) struct Client {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Fault {
     pub(crate) stall: Option<Duration>,
-    pub(crate) redirect: Option<String>,
+    /// Send the headers and the first `.0` bytes of the body, then wait `.1` for the rest.
+    pub(crate) stall_body: Option<(usize, Duration)>,
+    pub(crate) redirect: Option<(u16, String)>,
     pub(crate) status: Option<u16>,
-    pub(crate) canned: Option<(u16, String, Vec<u8>)>,
+    pub(crate) canned: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
     pub(crate) huge: bool,
 }
 
@@ -619,7 +629,7 @@ impl MockTenant {
     /// [`Error::Io`] when binding or spawning fails, [`Error::Tls`] / [`Error::Key`] when
     /// generating material fails, [`Error::InvalidClient`] for an unusable [`ClientSpec`].
     pub fn start(options: TenantOptions) -> Result<MockTenant, Error> {
-        let tls = tls::generate()?;
+        let tls = tls::generate(&options.tls_names)?;
         let keys = generate_keys(options.rsa_bits, 1)?;
         let es256_client = JwtClient::generate("mock-es256-client", Alg::Es256, options.rsa_bits)?;
         let rs256_client = JwtClient::generate("mock-rs256-client", Alg::Rs256, options.rsa_bits)?;
@@ -904,6 +914,13 @@ impl MockTenant {
         self.with_fault(path, |f| f.stall = Some(delay));
     }
 
+    /// Answers requests for `path` as usual (or with the other faults), but sends only the
+    /// headers (with the full `content-length`) and the first `sent` bytes of the body, then
+    /// waits `delay` before the rest. Dropping the tenant ends the wait.
+    pub fn stall_body(&self, path: &str, sent: usize, delay: Duration) {
+        self.with_fault(path, |f| f.stall_body = Some((sent, delay)));
+    }
+
     /// Answers requests for `path` with 200 and a JSON body of [`HUGE_BODY_LEN`] bytes.
     pub fn huge_body(&self, path: &str) {
         self.with_fault(path, |f| f.huge = true);
@@ -911,12 +928,34 @@ impl MockTenant {
 
     /// Answers requests for `path` with `302 Found` to `location`.
     pub fn redirect(&self, path: &str, location: &str) {
-        self.with_fault(path, |f| f.redirect = Some(location.to_owned()));
+        self.redirect_with(path, 302, location);
+    }
+
+    /// Answers requests for `path` with the redirect `status` (301, 302, 303, 307, 308...)
+    /// to `location`.
+    pub fn redirect_with(&self, path: &str, status: u16, location: &str) {
+        self.with_fault(path, |f| f.redirect = Some((status, location.to_owned())));
     }
 
     /// Answers requests for `path` with `status`, `content_type` and `body` verbatim.
     pub fn respond(&self, path: &str, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
-        let canned = (status, content_type.to_owned(), body.into());
+        self.respond_with_headers(path, status, &[("content-type", content_type)], body);
+    }
+
+    /// Answers requests for `path` with `status`, exactly these headers (for example
+    /// `content-encoding`) and `body` verbatim; `content-length` is the body's length.
+    pub fn respond_with_headers(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let canned = (status, headers, body.into());
         self.with_fault(path, |f| f.canned = Some(canned));
     }
 

@@ -1,12 +1,16 @@
 //! HTTP/1.1 over TLS: accept loop, fault injection, counters and routing.
 
 use std::convert::Infallible;
+use std::future::Future as _;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use http_body_util::{BodyExt as _, Either, Full, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -17,6 +21,60 @@ use crate::{HUGE_BODY_LEN, RecordedRequest, Shared, endpoint};
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
 pub(crate) type Answer = Response<Full<Bytes>>;
+
+/// What goes on the wire: an answer, or one whose body stalls part way.
+type Served = Response<Either<Full<Bytes>, StalledBody>>;
+
+/// A body sent in two parts with a wait between them: `head` at once, `tail` after the
+/// sleep. Its exact size is announced, so the client knows more is due.
+pub(crate) struct StalledBody {
+    head: Option<Bytes>,
+    tail: Option<Bytes>,
+    len: u64,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl StalledBody {
+    /// Must be called inside the tenant's runtime (the sleep starts now).
+    fn new(body: Bytes, sent: usize, delay: Duration) -> Self {
+        let sent = sent.min(body.len());
+        StalledBody {
+            len: body.len() as u64,
+            head: Some(body.slice(..sent)).filter(|b| !b.is_empty()),
+            tail: Some(body.slice(sent..)),
+            sleep: Box::pin(tokio::time::sleep(delay)),
+        }
+    }
+}
+
+impl Body for StalledBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(head))));
+        }
+        if self.tail.is_none() {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.tail.take().map(|tail| Ok(Frame::data(tail))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len)
+    }
+}
 
 /// Accepts connections until `shutdown` fires; each connection is served on its own task.
 pub(crate) async fn serve(
@@ -75,7 +133,29 @@ fn status_from(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Served, Infallible> {
+    let stall_body = {
+        let path = request.uri().path();
+        let state = shared.state();
+        state.faults.get(path).and_then(|f| f.stall_body)
+    };
+    let answer = answer(shared, request).await?;
+    let Some((sent, delay)) = stall_body else {
+        return Ok(answer.map(Either::Left));
+    };
+    let (mut parts, body) = answer.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, hyper::header::HeaderValue::from(body.len()));
+    let body = StalledBody::new(body, sent, delay);
+    Ok(Response::from_parts(parts, Either::Right(body)))
+}
+
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
     let path = request.uri().path().to_owned();
     {
         let mut state = shared.state();
@@ -123,9 +203,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     if let Some(delay) = fault.stall {
         tokio::time::sleep(delay).await;
     }
-    if let Some(location) = fault.redirect {
+    if let Some((code, location)) = fault.redirect {
         let mut answer = Response::new(Full::new(Bytes::new()));
-        *answer.status_mut() = StatusCode::FOUND;
+        *answer.status_mut() = status_from(code);
         if let Ok(value) = hyper::header::HeaderValue::from_str(&location) {
             answer.headers_mut().insert(LOCATION, value);
         }
@@ -134,11 +214,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     if let Some(code) = fault.status {
         return Ok(error(status_from(code), "server_error", "injected failure"));
     }
-    if let Some((code, content_type, bytes)) = fault.canned {
+    if let Some((code, headers, bytes)) = fault.canned {
         let mut answer = Response::new(Full::new(Bytes::from(bytes)));
         *answer.status_mut() = status_from(code);
-        if let Ok(value) = hyper::header::HeaderValue::from_str(&content_type) {
-            answer.headers_mut().insert(CONTENT_TYPE, value);
+        for (name, value) in headers {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes());
+            let value = hyper::header::HeaderValue::from_str(&value);
+            if let (Ok(name), Ok(value)) = (name, value) {
+                answer.headers_mut().append(name, value);
+            }
         }
         return Ok(answer);
     }

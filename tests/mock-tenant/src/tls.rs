@@ -22,9 +22,9 @@ fn tls_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Tls(format!("{what}: {e}"))
 }
 
-/// Creates a CA, a server certificate for `localhost` and `127.0.0.1`, and a rustls
-/// configuration (ring provider, HTTP/1.1 only) serving it.
-pub(crate) fn generate() -> Result<TlsMaterial, Error> {
+/// Creates a CA, a server certificate for `names` (by default `localhost` and `127.0.0.1`),
+/// and a rustls configuration (ring provider, HTTP/1.1 only) serving it.
+pub(crate) fn generate(names: &[String]) -> Result<TlsMaterial, Error> {
     let ca_key = KeyPair::generate().map_err(|e| tls_err("ca key generation failed", e))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())
         .map_err(|e| tls_err("ca parameters rejected", e))?;
@@ -38,13 +38,13 @@ pub(crate) fn generate() -> Result<TlsMaterial, Error> {
         .map_err(|e| tls_err("ca self-signing failed", e))?;
 
     let leaf_key = KeyPair::generate().map_err(|e| tls_err("server key generation failed", e))?;
-    let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .map_err(|e| tls_err("server parameters rejected", e))?;
+    let mut leaf_params = CertificateParams::new(names.to_vec())
+        .map_err(|e| tls_err("server parameters rejected", e))?;
     leaf_params.distinguished_name = DistinguishedName::new();
-    leaf_params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+    leaf_params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("localhost", String::as_str),
+    );
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf = leaf_params
@@ -81,14 +81,15 @@ mod tests {
 
     #[test]
     fn ca_is_exported_in_both_encodings() {
-        let material = generate().unwrap();
+        let names = crate::TenantOptions::default().tls_names;
+        let material = generate(&names).unwrap();
         assert!(material.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(!material.ca_der.is_empty());
         assert_eq!(
             material.server_config.alpn_protocols,
             vec![b"http/1.1".to_vec()]
         );
-        let other = generate().unwrap();
+        let other = generate(&names).unwrap();
         assert_ne!(
             material.ca_der, other.ca_der,
             "every tenant gets its own CA"

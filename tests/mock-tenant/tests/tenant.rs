@@ -472,6 +472,75 @@ fn stall_delays_the_answer_and_trips_client_timeouts() {
     assert!(started.elapsed() < Duration::from_millis(700));
 }
 
+/// `stall_body` sends the status, the headers (with the full length) and the first bytes
+/// at once, then waits: the client has the response before the stall and times out reading
+/// the body; without a delay the whole document arrives intact.
+#[test]
+fn stall_body_sends_headers_and_part_of_the_body_then_waits() {
+    let tenant = tenant();
+    let jwks = serde_json::to_vec(&tenant.jwks()).unwrap();
+    tenant.stall_body("/.well-known/jwks.json", 10, Duration::from_secs(30));
+    let impatient = agent_with(&tenant, Duration::from_millis(300));
+    let response = impatient
+        .get(&tenant.jwks_uri())
+        .call()
+        .expect("headers arrive before the stall");
+    assert_eq!(response.status(), 200);
+    let length = response.headers().get("content-length").unwrap();
+    assert_eq!(length.to_str().unwrap(), jwks.len().to_string());
+    let mut body = response.into_body();
+    let mut reader = body.as_reader();
+    let mut head = [0u8; 10];
+    std::io::Read::read_exact(&mut reader, &mut head).unwrap();
+    assert_eq!(head, jwks[..10]);
+    let rest = std::io::Read::read_to_end(&mut reader, &mut Vec::new());
+    assert!(rest.is_err(), "the rest waits past the timeout: {rest:?}");
+
+    tenant.stall_body("/.well-known/jwks.json", 10, Duration::ZERO);
+    assert_eq!(get(&agent(&tenant), &tenant.jwks_uri()).body, jwks);
+}
+
+/// `redirect_with` answers any 3xx; `respond_with_headers` sends exactly the given headers;
+/// `tls_names` issues the certificate for other names.
+#[test]
+fn redirect_status_canned_headers_and_certificate_names() {
+    let tenant = tenant();
+    for status in [301, 307, 308] {
+        tenant.redirect_with(TOKEN, status, "https://elsewhere.invalid/token");
+        let reply = get(&agent(&tenant), &tenant.token_endpoint());
+        assert_eq!(reply.status, status);
+        assert_eq!(
+            reply.header("location"),
+            Some("https://elsewhere.invalid/token")
+        );
+    }
+    tenant.respond_with_headers(
+        "/.well-known/jwks.json",
+        200,
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        vec![0x1f, 0x8b],
+    );
+    let reply = get(&agent(&tenant), &tenant.jwks_uri());
+    assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.body, [0x1f, 0x8b]);
+
+    let misnamed = MockTenant::start(TenantOptions {
+        tls_names: vec!["tenant.invalid".to_owned()],
+        ..TenantOptions::default()
+    })
+    .unwrap();
+    let err = agent(&misnamed)
+        .get(&misnamed.discovery_url())
+        .call()
+        .expect_err("certificate for another name");
+    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+    assert_eq!(misnamed.total_requests(), 0);
+}
+
 #[test]
 fn rotation_replaces_every_key() {
     let tenant = tenant();
