@@ -30,7 +30,8 @@ pub enum RetryAfter {
 pub enum IdTokenError {
     /// Malformed, unsigned, symmetric (`HS*`) or with a signature that does not verify.
     Jose(JoseError),
-    /// A required claim is missing or has the wrong JSON type (the claim name).
+    /// A required claim is missing, has the wrong JSON type or is out of range (the claim
+    /// name; `claims` when the payload is not a JSON object).
     MissingClaim(&'static str),
     /// A claim has a value that does not match (`iss`, `aud`, `azp`, `org_id`, `org_name`).
     ClaimMismatch(&'static str),

@@ -753,8 +753,16 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                 ClaimError::AudienceMismatch => IdTokenError::ClaimMismatch("aud"),
                 ClaimError::Expired => IdTokenError::Expired,
                 ClaimError::NotYetValid => IdTokenError::ClaimMismatch("nbf"),
-                ClaimError::Missing(_) => IdTokenError::MissingClaim("iss, aud, exp or iat"),
-                _ => IdTokenError::MissingClaim("a registered claim of the right type"),
+                ClaimError::Missing(name) => IdTokenError::MissingClaim(
+                    ["iss", "sub", "aud", "exp", "iat", "nbf"]
+                        .into_iter()
+                        .find(|registered| *registered == name)
+                        .unwrap_or("claims"),
+                ),
+                ClaimError::InvalidType(name) | ClaimError::OutOfRange(name) => {
+                    IdTokenError::MissingClaim(name)
+                }
+                _ => IdTokenError::MissingClaim("claims"),
             })
         })?;
         // OIDC Core section 3.1.3.7 steps 4 and 5: with several audiences `azp` must be
