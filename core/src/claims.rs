@@ -358,8 +358,8 @@ fn parse_value(raw: &str) -> Option<Value> {
     serde_json::from_str(raw).ok()
 }
 
-/// The name to report for a claim of the wrong type.
-fn registered_name(name: &str) -> &'static str {
+/// The name to report for a claim: a registered claim this crate knows, else `"claim"`.
+pub(crate) fn registered_name(name: &str) -> &'static str {
     const REGISTERED: &[&str] = &[
         "iss",
         "sub",

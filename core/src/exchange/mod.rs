@@ -41,7 +41,7 @@ use self::client_auth::ClientAuth;
 use self::params::{FormParams, Telemetry};
 use self::response::TokenResponse;
 use crate::cache::{Caches, FetchError, FetchKey, Fetched, KeyFetch, Step};
-use crate::claims::{ClaimError, ClaimRules, Claims};
+use crate::claims::{ClaimError, ClaimRules, Claims, registered_name};
 use crate::config::ConfigError;
 use crate::domain::{DomainPolicy, Issuer};
 use crate::flow::Action;
@@ -753,12 +753,7 @@ impl<T: ExchangeOutput> ExchangeToken<'_, T> {
                 ClaimError::AudienceMismatch => IdTokenError::ClaimMismatch("aud"),
                 ClaimError::Expired => IdTokenError::Expired,
                 ClaimError::NotYetValid => IdTokenError::ClaimMismatch("nbf"),
-                ClaimError::Missing(name) => IdTokenError::MissingClaim(
-                    ["iss", "sub", "aud", "exp", "iat", "nbf"]
-                        .into_iter()
-                        .find(|registered| *registered == name)
-                        .unwrap_or("claims"),
-                ),
+                ClaimError::Missing(name) => IdTokenError::MissingClaim(registered_name(&name)),
                 ClaimError::InvalidType(name) | ClaimError::OutOfRange(name) => {
                     IdTokenError::MissingClaim(name)
                 }
