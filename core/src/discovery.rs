@@ -131,9 +131,8 @@ pub fn parse_discovery(
 /// [`DocumentError::InvalidUrl`] naming `member`.
 pub fn normalize_https_url(url: &str, member: &'static str) -> Result<String, DocumentError> {
     check_https_url(url, member)?;
-    let rest = &url[SCHEME.len()..];
-    let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_len);
+    let authority = authority_of(url);
+    let tail = &url[SCHEME.len() + authority.len()..];
     let mut out = String::with_capacity(url.len());
     out.push_str(SCHEME);
     out.push_str(&authority.to_ascii_lowercase());
@@ -143,7 +142,8 @@ pub fn normalize_https_url(url: &str, member: &'static str) -> Result<String, Do
 
 const SCHEME: &str = "https://";
 
-/// The `host[:port]` of an `https` URL that [`check_https_url`] accepted.
+/// The `host[:port]` of an `https://` URL: what lies between the scheme and the first `/`
+/// or `?` (empty when the URL is shorter than the scheme).
 fn authority_of(url: &str) -> &str {
     let rest = url.get(SCHEME.len()..).unwrap_or("");
     rest.split(['/', '?']).next().unwrap_or("")
@@ -161,22 +161,20 @@ fn is_dns_named(authority: &str) -> bool {
 /// # Errors
 /// [`DocumentError::InvalidUrl`] naming `member`.
 pub fn check_https_url(url: &str, member: &'static str) -> Result<(), DocumentError> {
-    let bad = DocumentError::InvalidUrl(member);
-    let rest = url
+    let https = url
         .get(..SCHEME.len())
-        .filter(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
-        .and_then(|_| url.get(SCHEME.len()..))
-        .ok_or(bad.clone())?;
-    if url.len() > 2048
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(SCHEME));
+    let authority = authority_of(url);
+    if !https
+        || url.len() > 2048
         || url
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '#')
+        || authority.is_empty()
+        || authority.contains('@')
+        || authority.starts_with(':')
     {
-        return Err(bad);
-    }
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.is_empty() || authority.contains('@') || authority.starts_with(':') {
-        return Err(bad);
+        return Err(DocumentError::InvalidUrl(member));
     }
     Ok(())
 }
