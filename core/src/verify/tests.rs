@@ -1739,19 +1739,20 @@ fn a_late_abandon_leaves_a_newer_mark_alone() {
 /// fetch stored, and a late failure is not recorded as one.
 #[test]
 fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
+    type Flow<'a> = super::VerifyAccessToken<'a>;
     let v = verifier(CachePolicy::default());
-    let ctx = RequestContext::default();
     let t0 = UnixTime::from_secs(NOW);
     let later = UnixTime::from_secs(NOW + 31);
     let old_set = || Ok(HttpResponse::json(jwks_body(&[(1, "k1")])));
     let new_set = || Ok(HttpResponse::json(jwks_body(&[(1, "k1"), (2, "k2")])));
-    // Brings a new flow for `t` to its JWK Set request at `now`.
-    fn to_jwks<'a>(
-        v: &'a Verifier,
-        caches: &mut Caches,
-        t: &'a str,
-        now: UnixTime,
-    ) -> super::VerifyAccessToken<'a> {
+    let k1 = token("k1");
+    let k2 = sign(
+        2,
+        json!({"alg":"ES256","kid":"k2","typ":"at+jwt"}),
+        &claims(),
+    );
+    // A flow for `t` brought to its JWK Set request at `now`.
+    fn to_jwks<'a>(v: &'a Verifier, caches: &mut Caches, t: &'a str, now: UnixTime) -> Flow<'a> {
         let mut flow = v
             .verify_access_token(t, &RequestContext::default())
             .unwrap();
@@ -1766,73 +1767,58 @@ fn a_superseded_fetch_neither_stores_its_answer_nor_ends_the_newer_fetch() {
             }
         }
     }
-    let k1 = token("k1");
-    let k2 = sign(
-        2,
-        json!({"alg":"ES256","kid":"k2","typ":"at+jwt"}),
-        &claims(),
-    );
+    // Fresh caches, a JWK Set fetch begun at `t0`, and the one that took it over `later`.
+    let race = || {
+        let mut caches = v.new_caches();
+        let slow = to_jwks(&v, &mut caches, &k1, t0);
+        let takeover = to_jwks(&v, &mut caches, &k1, later);
+        (caches, slow, takeover)
+    };
+    let start = |caches: &mut Caches, t| {
+        let mut flow = v
+            .verify_access_token(t, &RequestContext::default())
+            .unwrap();
+        let action = flow.poll(caches, later);
+        (flow, action)
+    };
+    let done = |flow: &mut Flow<'_>, caches: &mut Caches| {
+        matches!(flow.poll(caches, later), Ok(Action::Done(_)))
+    };
+    let waits = |action| matches!(action, Ok(Action::Wait(FetchKey::Jwks(_))));
 
     // The late answer comes while the newer fetch is in flight: the mark stays.
-    let mut caches = v.new_caches();
-    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
-    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    let (mut caches, mut slow, mut takeover) = race();
     slow.handle_response(&mut caches, old_set(), later);
-    assert!(matches!(slow.poll(&mut caches, later), Ok(Action::Done(_))));
-    let mut waiter = v.verify_access_token(&k2, &ctx).unwrap();
-    assert!(matches!(
-        waiter.poll(&mut caches, later),
-        Ok(Action::Wait(FetchKey::Jwks(_)))
-    ));
+    assert!(done(&mut slow, &mut caches));
+    let (mut waiter, action) = start(&mut caches, &k2);
+    assert!(waits(action));
     takeover.handle_response(&mut caches, new_set(), later);
-    assert!(matches!(
-        takeover.poll(&mut caches, later),
-        Ok(Action::Done(_))
-    ));
-    assert!(matches!(
-        waiter.poll(&mut caches, later),
-        Ok(Action::Done(_))
-    ));
+    assert!(done(&mut takeover, &mut caches));
+    assert!(done(&mut waiter, &mut caches));
 
     // The late answer comes after the newer one was stored: the newer set stays.
-    let mut caches = v.new_caches();
-    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
-    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    let (mut caches, mut slow, mut takeover) = race();
     takeover.handle_response(&mut caches, new_set(), later);
-    assert!(matches!(
-        takeover.poll(&mut caches, later),
-        Ok(Action::Done(_))
-    ));
+    assert!(done(&mut takeover, &mut caches));
     slow.handle_response(&mut caches, old_set(), later);
-    assert!(matches!(slow.poll(&mut caches, later), Ok(Action::Done(_))));
-    let mut warm = v.verify_access_token(&k2, &ctx).unwrap();
+    assert!(done(&mut slow, &mut caches));
+    let (_, action) = start(&mut caches, &k2);
     assert!(
-        matches!(warm.poll(&mut caches, later), Ok(Action::Done(_))),
+        matches!(action, Ok(Action::Done(_))),
         "k2 is served from the newer set, with no request"
     );
 
     // A late failure is the slow flow's own: no failure is recorded, the mark stays.
-    let mut caches = v.new_caches();
-    let mut slow = to_jwks(&v, &mut caches, &k1, t0);
-    let mut takeover = to_jwks(&v, &mut caches, &k1, later);
+    let (mut caches, mut slow, mut takeover) = race();
     let error = Ok(HttpResponse::new(500, "application/json", b"{}".to_vec()));
     slow.handle_response(&mut caches, error, later);
     assert!(slow.poll(&mut caches, later).is_err());
     assert!(!caches.jwks(JWKS).unwrap().last_failed());
-    let mut waiter = v.verify_access_token(&k1, &ctx).unwrap();
-    assert!(matches!(
-        waiter.poll(&mut caches, later),
-        Ok(Action::Wait(FetchKey::Jwks(_)))
-    ));
+    let (mut waiter, action) = start(&mut caches, &k1);
+    assert!(waits(action));
     takeover.handle_response(&mut caches, new_set(), later);
-    assert!(matches!(
-        takeover.poll(&mut caches, later),
-        Ok(Action::Done(_))
-    ));
-    assert!(matches!(
-        waiter.poll(&mut caches, later),
-        Ok(Action::Done(_))
-    ));
+    assert!(done(&mut takeover, &mut caches));
+    assert!(done(&mut waiter, &mut caches));
 }
 
 /// A JWK Set that is fetched but unusable is the same typed cause for every flow.
