@@ -777,23 +777,10 @@ fn parse_challenge(value: &str) -> Result<(String, Vec<(String, String)>), Strin
 // ---------------------------------------------------------------------------------------------
 
 /// The order n of the P-256 group, big-endian.
-const P256_ORDER: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
-
-/// `n - s` for a 32-byte big-endian `s` below the P-256 order.
+/// `n - s` for a 32-byte big-endian nonzero scalar `s` of P-256.
 fn p256_order_minus(s: &[u8]) -> Vec<u8> {
-    let n = hex::decode(P256_ORDER).unwrap();
-    let mut out = vec![0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut digit = i16::from(n[i]) - i16::from(s[i]) - borrow;
-        borrow = i16::from(digit < 0);
-        if digit < 0 {
-            digit += 256;
-        }
-        out[i] = u8::try_from(digit).unwrap();
-    }
-    assert_eq!(borrow, 0, "s must be below n");
-    out
+    let s = p256::NonZeroScalar::try_from(s).expect("a nonzero scalar below n");
+    p256::FieldBytes::from(-s).to_vec()
 }
 
 // T-08: JWS has no low-S rule (Wycheproof P1363 tcId 1 is valid), so (r, n - s) verifies too,
